@@ -1,0 +1,4 @@
+export { ConfigError, parseConfig } from './parse.js';
+export { configPath, loadConfigFile } from './load.js';
+export { DEFAULTS, LOG_LEVELS } from './schema.js';
+export type { EgressProxyConfig, EgressProxyConfigInput, ListenAddress, LogLevel } from './schema.js';

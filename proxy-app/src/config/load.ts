@@ -1,0 +1,30 @@
+import { readFileSync } from 'node:fs';
+import { ConfigError, parseConfig } from './parse.js';
+import type { EgressProxyConfig } from './schema.js';
+
+/** The config file named by `--config FILE` (or `--config=FILE`), else `EGRESS_PROXY_CONFIG`. */
+export function configPath(argv: readonly string[], env: NodeJS.ProcessEnv): string {
+  const index = argv.findIndex((arg) => arg === '--config' || arg.startsWith('--config='));
+  const fromArgs =
+    index === -1 ? undefined : argv[index]!.includes('=') ? argv[index]!.slice(9) : argv[index + 1];
+  const path = fromArgs ?? env.EGRESS_PROXY_CONFIG;
+  if (!path) throw new ConfigError('', 'no config file: pass --config FILE or set EGRESS_PROXY_CONFIG');
+  return path;
+}
+
+/** Reads, parses and validates a config file; every failure is a ConfigError. */
+export function loadConfigFile(path: string): EgressProxyConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError('', `cannot read ${path}: ${(error as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError('', `${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  return parseConfig(raw);
+}

@@ -1,0 +1,211 @@
+import { isIP } from 'node:net';
+import { parseAllowPattern } from '../policy/patterns.js';
+import { parseCidr, parseIp } from '../policy/ip.js';
+import { isLoopback } from '../policy/special-ranges.js';
+import { DEFAULTS, LOG_LEVELS, type EgressProxyConfig, type LogLevel } from './schema.js';
+
+/** A config that cannot be used. `key` is the dotted path of the offending setting. */
+export class ConfigError extends Error {
+  readonly code = 'EGRESS_CONFIG_INVALID';
+  constructor(
+    readonly key: string,
+    problem: string,
+  ) {
+    super(key ? `config key "${key}": ${problem}` : `config: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Json = Record<string, unknown>;
+
+/**
+ * Validates a parsed config object, fills in defaults and returns a deep-frozen config.
+ * Throws ConfigError naming the first offending key.
+ */
+export function parseConfig(raw: unknown): EgressProxyConfig {
+  const root = section(raw, '', [
+    'proxy',
+    'health',
+    'metrics',
+    'allow',
+    'allowPorts',
+    'allowCidrs',
+    'timeouts',
+    'limits',
+    'probe',
+    'dns',
+    'log',
+  ]);
+  if (root.allow === undefined) throw new ConfigError('allow', 'is required (a list of host patterns)');
+
+  const proxy = section(root.proxy, 'proxy', ['host', 'port', 'workers']);
+  const config: EgressProxyConfig = {
+    proxy: {
+      ...listenAddress(proxy, 'proxy', DEFAULTS.proxy),
+      workers: workers(proxy.workers),
+    },
+    health: listenAddress(section(root.health, 'health', ['host', 'port']), 'health', DEFAULTS.health),
+    metrics: listenAddress(section(root.metrics, 'metrics', ['host', 'port']), 'metrics', DEFAULTS.metrics),
+    allow: list(root.allow, 'allow', [], (item, key) => {
+      const text = string(item, key);
+      try {
+        parseAllowPattern(text);
+      } catch (error) {
+        throw new ConfigError(key, (error as Error).message);
+      }
+      return text;
+    }),
+    allowPorts: list(root.allowPorts, 'allowPorts', DEFAULTS.allowPorts, port),
+    allowCidrs: list(root.allowCidrs, 'allowCidrs', DEFAULTS.allowCidrs, (item, key) => {
+      const text = string(item, key);
+      try {
+        parseCidr(text);
+      } catch (error) {
+        throw new ConfigError(key, (error as Error).message);
+      }
+      return text;
+    }),
+    timeouts: numbers(root.timeouts, 'timeouts', DEFAULTS.timeouts, {
+      connectMs: [1, 600_000],
+      idleMs: [1_000, 86_400_000],
+      headersMs: [1, 600_000],
+      drainMs: [0, 3_600_000],
+    }),
+    limits: numbers(root.limits, 'limits', DEFAULTS.limits, {
+      maxConnections: [1, 10_000_000],
+      maxHeaderBytes: [1_024, 1_048_576],
+    }),
+    probe: numbers(root.probe, 'probe', DEFAULTS.probe, {
+      timeoutMs: [100, 120_000],
+      cacheMs: [0, 60_000],
+    }),
+    dns: numbers(root.dns, 'dns', DEFAULTS.dns, { cacheMs: [0, 3_600_000] }),
+    log: { level: logLevel(section(root.log, 'log', ['level']).level) },
+  };
+  for (const key of ['proxy', 'health'] as const) {
+    const host = config[key].host;
+    if (!isWildcard(host) && !isLoopback(parseIp(host)!)) {
+      throw new ConfigError(
+        `${key}.host`,
+        `must be a wildcard (0.0.0.0, ::) or loopback address so the sidecar's probe can reach it from this host, got "${host}"`,
+      );
+    }
+  }
+  if (!isLoopback(parseIp(config.metrics.host)!)) {
+    throw new ConfigError('metrics.host', `must be a loopback address, got "${config.metrics.host}"`);
+  }
+  const ports = [
+    ['proxy.port', config.proxy.port],
+    ['health.port', config.health.port],
+    ['metrics.port', config.metrics.port],
+  ] as const;
+  for (const [key, value] of ports) {
+    const clash = ports.find(([other, otherValue]) => other !== key && otherValue === value);
+    if (clash) throw new ConfigError(key, `${value} is also ${clash[0]}; each listener needs its own port`);
+  }
+  return deepFreeze(config);
+}
+
+/** 0.0.0.0 or :: : listens on every interface, loopback included. */
+export function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::';
+}
+
+function section(value: unknown, key: string, known: readonly string[]): Json {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError(key, `must be an object, got ${describe(value)}`);
+  }
+  for (const name of Object.keys(value)) {
+    if (!known.includes(name)) {
+      const path = key ? `${key}.${name}` : name;
+      throw new ConfigError(path, `is not a known setting (known here: ${known.join(', ')})`);
+    }
+  }
+  return value as Json;
+}
+
+function listenAddress(
+  value: Json,
+  key: string,
+  defaults: { host: string; port: number },
+): { host: string; port: number } {
+  const host = value.host === undefined ? defaults.host : string(value.host, `${key}.host`);
+  if (isIP(host) === 0) {
+    throw new ConfigError(`${key}.host`, `must be an IP address to listen on, got "${host}"`);
+  }
+  return { host, port: value.port === undefined ? defaults.port : port(value.port, `${key}.port`) };
+}
+
+function workers(value: unknown): number | 'auto' {
+  if (value === undefined || value === 'auto') return DEFAULTS.proxy.workers;
+  return integer(value, 'proxy.workers', 1, 1024, 'or "auto"');
+}
+
+function list<T>(
+  value: unknown,
+  key: string,
+  fallback: readonly T[],
+  item: (value: unknown, key: string) => T,
+): T[] {
+  if (value === undefined) return [...fallback];
+  if (!Array.isArray(value)) throw new ConfigError(key, `must be a list, got ${describe(value)}`);
+  return value.map((entry, i) => item(entry, `${key}[${i}]`));
+}
+
+function numbers<T extends Record<string, number>>(
+  value: unknown,
+  key: string,
+  defaults: T,
+  ranges: { [K in keyof T]: readonly [number, number] },
+): T {
+  const given = section(value, key, Object.keys(defaults));
+  const result: Record<string, number> = {};
+  for (const [name, [min, max]] of Object.entries(ranges) as [string, [number, number]][]) {
+    result[name] =
+      given[name] === undefined ? defaults[name]! : integer(given[name], `${key}.${name}`, min, max);
+  }
+  return result as T;
+}
+
+function port(value: unknown, key: string): number {
+  return integer(value, key, 1, 65535);
+}
+
+function integer(value: unknown, key: string, min: number, max: number, alternative = ''): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    const also = alternative ? ` ${alternative}` : '';
+    throw new ConfigError(key, `must be an integer from ${min} to ${max}${also}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function string(value: unknown, key: string): string {
+  if (typeof value !== 'string') throw new ConfigError(key, `must be a string, got ${describe(value)}`);
+  return value;
+}
+
+function logLevel(value: unknown): LogLevel {
+  if (value === undefined) return DEFAULTS.log.level;
+  const level = string(value, 'log.level');
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new ConfigError('log.level', `must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
+  }
+  return level as LogLevel;
+}
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  if (value === null) return 'null';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

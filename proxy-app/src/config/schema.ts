@@ -1,0 +1,82 @@
+/**
+ * The one configuration file that both the proxy and the sidecar read, and that the CDK app
+ * renders for each instance. This module and its siblings have no runtime dependencies beyond
+ * Node's standard library, so the CDK app can import them to validate at synth time.
+ */
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface ListenAddress {
+  /** IP address to bind (an IP literal, not a name). */
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface EgressProxyConfig {
+  /** Where workloads send their traffic. `workers`: processes to run, `"auto"` is one per core. */
+  readonly proxy: ListenAddress & { readonly workers: number | 'auto' };
+  /** The sidecar: `/healthcheck` for the load balancer, and the probe's own target. */
+  readonly health: ListenAddress;
+  /** Prometheus metrics of the proxy. Must be a loopback address. */
+  readonly metrics: ListenAddress;
+  /** Destination host patterns: `example.com`, `*.example.com` (subdomains only), optional `:port`. */
+  readonly allow: readonly string[];
+  /** Ports a destination may use when its pattern names none. */
+  readonly allowPorts: readonly number[];
+  /** Address ranges a destination may resolve to or name directly, even if private. */
+  readonly allowCidrs: readonly string[];
+  readonly timeouts: {
+    /** Upstream TCP connect. */
+    readonly connectMs: number;
+    /** Inactivity on tunnels, forwarded exchanges and kept-alive client connections. */
+    readonly idleMs: number;
+    /** A client must send complete request headers within this (slowloris guard). */
+    readonly headersMs: number;
+    /** On SIGTERM, open tunnels get this long to finish. */
+    readonly drainMs: number;
+  };
+  readonly limits: {
+    /** Client connections across all workers; beyond this, 503. */
+    readonly maxConnections: number;
+    /** Request line plus headers; beyond this, 431. */
+    readonly maxHeaderBytes: number;
+  };
+  readonly probe: {
+    /** A proxied probe gives up after this; keep it below the load balancer's check timeout. */
+    readonly timeoutMs: number;
+    /** A probe result answers health checks for this long. */
+    readonly cacheMs: number;
+  };
+  readonly dns: {
+    /** Resolved addresses are reused for this long (the system resolver gives no TTLs). */
+    readonly cacheMs: number;
+  };
+  readonly log: { readonly level: LogLevel };
+}
+
+type DeepPartial<T> = {
+  -readonly [K in keyof T]?: T[K] extends readonly (infer E)[]
+    ? E[]
+    : T[K] extends object
+      ? DeepPartial<T[K]>
+      : T[K];
+};
+
+/** What a config file (or the CDK app) may give: everything but `allow` is optional. */
+export type EgressProxyConfigInput = DeepPartial<Omit<EgressProxyConfig, 'allow'>> & {
+  allow: string[];
+};
+
+export const DEFAULTS: Omit<EgressProxyConfig, 'allow'> = {
+  proxy: { host: '0.0.0.0', port: 3128, workers: 'auto' },
+  health: { host: '0.0.0.0', port: 8081 },
+  metrics: { host: '127.0.0.1', port: 9464 },
+  allowPorts: [80, 443],
+  allowCidrs: [],
+  timeouts: { connectMs: 5_000, idleMs: 300_000, headersMs: 10_000, drainMs: 30_000 },
+  limits: { maxConnections: 50_000, maxHeaderBytes: 16_384 },
+  probe: { timeoutMs: 2_000, cacheMs: 1_000 },
+  dns: { cacheMs: 30_000 },
+  log: { level: 'info' },
+};

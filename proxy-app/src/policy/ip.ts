@@ -1,0 +1,100 @@
+import { isIPv4, isIPv6 } from 'node:net';
+
+/** An IP address as bytes: 4 for IPv4, 16 for IPv6. */
+export type IpBytes = Uint8Array;
+
+export interface Cidr {
+  readonly bytes: IpBytes;
+  readonly prefix: number;
+  /** Canonical text, for messages. */
+  readonly text: string;
+}
+
+/** Parses a canonical IPv4 or IPv6 literal (no brackets, no zone). Returns null if it is not one. */
+export function parseIp(text: string): IpBytes | null {
+  if (isIPv4(text)) return Uint8Array.from(text.split('.').map(Number));
+  if (isIPv6(text) && !text.includes('%')) return parseIpv6(text);
+  return null;
+}
+
+function parseIpv6(text: string): IpBytes {
+  const bytes = new Uint8Array(16);
+  let body = text;
+  // A dotted-quad tail ("::ffff:1.2.3.4") fills the last four bytes.
+  const lastColon = body.lastIndexOf(':');
+  let tailLength = 16;
+  if (body.includes('.', lastColon)) {
+    bytes.set(
+      body
+        .slice(lastColon + 1)
+        .split('.')
+        .map(Number),
+      12,
+    );
+    body = body.slice(0, lastColon + 1) + '0';
+    tailLength = 12;
+  }
+  const [head, tail] = body.includes('::') ? body.split('::') : [body, undefined];
+  const groups = (part: string | undefined): number[] =>
+    part ? part.split(':').map((group) => parseInt(group, 16)) : [];
+  const headGroups = groups(head);
+  const tailGroups = groups(tail);
+  if (tailLength === 12) tailGroups.pop();
+  const all =
+    tail === undefined
+      ? headGroups
+      : [
+          ...headGroups,
+          ...new Array<number>(tailLength / 2 - headGroups.length - tailGroups.length).fill(0),
+          ...tailGroups,
+        ];
+  all.forEach((group, i) => {
+    bytes[i * 2] = group >> 8;
+    bytes[i * 2 + 1] = group & 0xff;
+  });
+  return bytes;
+}
+
+/** Parses `a.b.c.d/n` or `v6::/n`; throws a plain Error describing what is wrong. */
+export function parseCidr(text: string): Cidr {
+  const slash = text.indexOf('/');
+  const addressText = slash === -1 ? text : text.slice(0, slash);
+  const bytes = parseIp(addressText);
+  if (!bytes) throw new Error(`"${text}" is not an IP address or CIDR range`);
+  const bits = bytes.length * 8;
+  const prefixText = slash === -1 ? String(bits) : text.slice(slash + 1);
+  const prefix = /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : NaN;
+  if (!(prefix >= 0 && prefix <= bits)) {
+    throw new Error(`"${text}" has a prefix length outside 0-${bits}`);
+  }
+  if (!hostBitsAreZero(bytes, prefix)) {
+    throw new Error(`"${text}" has bits set after the prefix length`);
+  }
+  return { bytes, prefix, text: `${addressText}/${prefix}` };
+}
+
+function hostBitsAreZero(bytes: IpBytes, prefix: number): boolean {
+  for (let bit = prefix; bit < bytes.length * 8; bit++) {
+    if (bytes[bit >> 3]! & (0x80 >> (bit & 7))) return false;
+  }
+  return true;
+}
+
+/** True if `address` lies in `cidr` (same family only). */
+export function cidrContains(cidr: Cidr, address: IpBytes): boolean {
+  if (cidr.bytes.length !== address.length) return false;
+  const whole = cidr.prefix >> 3;
+  for (let i = 0; i < whole; i++) if (cidr.bytes[i] !== address[i]) return false;
+  const rest = cidr.prefix & 7;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return (cidr.bytes[whole]! & mask) === (address[whole]! & mask);
+}
+
+/** Formats bytes back into text, for log lines and messages. */
+export function formatIp(bytes: IpBytes): string {
+  if (bytes.length === 4) return bytes.join('.');
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
+  return groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
+}
