@@ -1,0 +1,52 @@
+import type { Logger } from '../log/logger.js';
+import { metrics } from './metrics.js';
+import type { ProxyError } from './errors.js';
+
+export interface ExchangeOutcome {
+  readonly decision: 'allowed' | 'denied' | 'error';
+  readonly status: number;
+  readonly bytesUp?: number;
+  readonly bytesDown?: number;
+  readonly error?: ProxyError;
+}
+
+/**
+ * One request or tunnel, from the client's first line to its end: writes the access-log line
+ * and the metrics for it exactly once.
+ */
+export class Exchange {
+  host = '';
+  port = 0;
+  private readonly started = performance.now();
+  private done = false;
+
+  constructor(
+    private readonly logger: Logger,
+    readonly kind: 'tunnel' | 'forward',
+    readonly client: string,
+    readonly method: string,
+  ) {}
+
+  finish(outcome: ExchangeOutcome): void {
+    if (this.done) return;
+    this.done = true;
+    const { decision, status, bytesUp = 0, bytesDown = 0, error } = outcome;
+    metrics.requests.inc({ kind: this.kind, decision, status });
+    if (bytesUp) metrics.bytes.inc({ direction: 'up' }, bytesUp);
+    if (bytesDown) metrics.bytes.inc({ direction: 'down' }, bytesDown);
+    const line = {
+      client: this.client,
+      method: this.method,
+      host: this.host,
+      port: this.port,
+      decision,
+      status,
+      bytesUp,
+      bytesDown,
+      durationMs: Math.round(performance.now() - this.started),
+      ...(error && { reason: error.reason, code: error.code, detail: error.message }),
+    };
+    if (decision === 'allowed') this.logger.info(line, this.kind);
+    else this.logger.warn(line, this.kind);
+  }
+}

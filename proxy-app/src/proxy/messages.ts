@@ -1,0 +1,16 @@
+import type { EgressProxyConfig } from '../config/schema.js';
+
+/** What the primary tells a worker. */
+export type ToWorker =
+  | { readonly type: 'config'; readonly config: EgressProxyConfig }
+  | { readonly type: 'others'; readonly connections: number }
+  | { readonly type: 'drain' };
+
+/** What a worker tells the primary. */
+export type ToPrimary =
+  { readonly type: 'listening' } | { readonly type: 'connections'; readonly count: number };
+
+/** prom-client's aggregator shares the IPC channel; ignore messages that are not ours. */
+export function isMessage<T extends { type: string }>(message: unknown): message is T {
+  return typeof message === 'object' && message !== null && typeof (message as T).type === 'string';
+}

@@ -1,0 +1,32 @@
+import { Counter, Gauge, Histogram, register } from 'prom-client';
+
+/**
+ * The proxy's Prometheus metrics, one set per worker in prom-client's global registry; the
+ * primary aggregates them across workers (AggregatorRegistry) on its loopback metrics port.
+ */
+export const metrics = {
+  requests: new Counter({
+    name: 'egress_proxy_requests_total',
+    help: 'Requests and tunnels by kind, decision and status.',
+    labelNames: ['kind', 'decision', 'status'] as const,
+  }),
+  openTunnels: new Gauge({ name: 'egress_proxy_open_tunnels', help: 'CONNECT tunnels open now.' }),
+  openConnections: new Gauge({ name: 'egress_proxy_open_connections', help: 'Client connections open now.' }),
+  bytes: new Counter({
+    name: 'egress_proxy_bytes_total',
+    help: 'Payload bytes relayed; up is client to destination.',
+    labelNames: ['direction'] as const,
+  }),
+  upstreamConnectSeconds: new Histogram({
+    name: 'egress_proxy_upstream_connect_seconds',
+    help: 'Time to open a TCP connection to a destination.',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  }),
+  policyInfo: new Gauge({
+    name: 'egress_proxy_policy_info',
+    help: 'The policy version in force (value is the number of workers running it).',
+    labelNames: ['version'] as const,
+  }),
+};
+
+export { register };

@@ -1,0 +1,149 @@
+import cluster, { type Worker } from 'node:cluster';
+import { createServer } from 'node:http';
+import { availableParallelism } from 'node:os';
+import { AggregatorRegistry } from 'prom-client';
+import { ConfigError, loadConfigFile } from '../config/index.js';
+import type { EgressProxyConfig } from '../config/schema.js';
+import { flushLogger, type Logger } from '../log/logger.js';
+import { policyVersion } from '../policy/version.js';
+import { ConnectionLimit } from './connection-limit.js';
+import { isMessage, type ToPrimary, type ToWorker } from './messages.js';
+
+const RESPAWN_DELAY_MS = 1_000;
+/** After the drain deadline, workers get this long to exit before they are killed. */
+const KILL_GRACE_MS = 5_000;
+const RELOADABLE = new Set(['allow', 'allowPorts', 'allowCidrs', 'log']);
+
+/**
+ * The primary process: one worker per core sharing the listening socket, the connection count
+ * across them, the metrics endpoint, SIGHUP reloads and the SIGTERM drain.
+ */
+export function runPrimary(initial: EgressProxyConfig, configFile: string, logger: Logger): void {
+  let config = initial;
+  let draining = false;
+  let started = false;
+  const connections = new Map<number, number>();
+  const size = config.proxy.workers === 'auto' ? availableParallelism() : config.proxy.workers;
+
+  const send = (worker: Worker, message: ToWorker): void => {
+    if (worker.isConnected()) worker.send(message);
+  };
+  const fork = (): void => {
+    const worker = cluster.fork();
+    worker.once('online', () => send(worker, { type: 'config', config }));
+  };
+
+  let broadcastTimer: NodeJS.Timeout | undefined;
+  const broadcastConnections = (): void => {
+    broadcastTimer ??= setTimeout(() => {
+      broadcastTimer = undefined;
+      const total = [...connections.values()].reduce((sum, count) => sum + count, 0);
+      for (const worker of Object.values(cluster.workers ?? {})) {
+        if (worker) send(worker, { type: 'others', connections: total - (connections.get(worker.id) ?? 0) });
+      }
+    }, ConnectionLimit.REPORT_MS).unref();
+  };
+
+  let listening = 0;
+  cluster.on('message', (worker, message: unknown) => {
+    if (!isMessage<ToPrimary>(message)) return;
+    if (message.type === 'connections') {
+      connections.set(worker.id, message.count);
+      broadcastConnections();
+    } else if (message.type === 'listening' && !started && ++listening === size) {
+      started = true;
+      logger.info(
+        { address: config.proxy, workers: size, policyVersion: policyVersion(config) },
+        'proxy listening',
+      );
+    }
+  });
+
+  cluster.on('exit', (worker, code, signal) => {
+    connections.delete(worker.id);
+    broadcastConnections();
+    if (draining) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) finish(0);
+      return;
+    }
+    if (!started) {
+      logger.fatal({ code, signal }, 'a worker failed to start; exiting');
+      finish(1);
+      return;
+    }
+    logger.error({ worker: worker.process.pid, code, signal }, 'worker exited; starting a replacement');
+    setTimeout(fork, RESPAWN_DELAY_MS).unref();
+  });
+
+  const metricsServer = serveMetrics(config, logger);
+
+  process.on('SIGHUP', () => {
+    try {
+      const next = loadConfigFile(configFile);
+      const needRestart = Object.keys(next).filter(
+        (key) =>
+          !RELOADABLE.has(key) &&
+          JSON.stringify(next[key as keyof EgressProxyConfig]) !==
+            JSON.stringify(config[key as keyof EgressProxyConfig]),
+      );
+      if (needRestart.length) logger.warn({ keys: needRestart }, 'these settings change only on restart');
+      config = {
+        ...config,
+        allow: next.allow,
+        allowPorts: next.allowPorts,
+        allowCidrs: next.allowCidrs,
+        log: next.log,
+      };
+      for (const worker of Object.values(cluster.workers ?? {}))
+        if (worker) send(worker, { type: 'config', config });
+      logger.info({ policyVersion: policyVersion(config) }, 'policy reloaded');
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      logger.error(
+        { key: error.key, problem: error.message, policyVersion: policyVersion(config) },
+        'reload rejected; keeping the policy in force',
+      );
+    }
+  });
+
+  const drain = (): void => {
+    if (draining) return;
+    draining = true;
+    logger.info({ drainMs: config.timeouts.drainMs }, 'draining');
+    for (const worker of Object.values(cluster.workers ?? {})) if (worker) send(worker, { type: 'drain' });
+    setTimeout(() => {
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL');
+      finish(0);
+    }, config.timeouts.drainMs + KILL_GRACE_MS).unref();
+    if (Object.keys(cluster.workers ?? {}).length === 0) finish(0);
+  };
+  process.on('SIGTERM', drain);
+  process.on('SIGINT', drain);
+
+  function finish(code: number): void {
+    metricsServer.close();
+    logger.info({ code }, 'proxy stopped');
+    flushLogger(logger);
+    process.exit(code);
+  }
+
+  for (let i = 0; i < size; i++) fork();
+}
+
+/** Prometheus text on the loopback metrics address, summed across workers. */
+function serveMetrics(config: EgressProxyConfig, logger: Logger): ReturnType<typeof createServer> {
+  const registry = new AggregatorRegistry();
+  const server = createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    registry.clusterMetrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      (error: Error) => res.writeHead(500).end(`${error.message}\n`),
+    );
+  });
+  server.on('error', (error) => logger.error({ err: error }, 'metrics endpoint unavailable'));
+  server.listen(config.metrics.port, config.metrics.host);
+  return server;
+}

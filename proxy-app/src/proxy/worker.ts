@@ -1,0 +1,92 @@
+import type { EgressProxyConfig } from '../config/schema.js';
+import { createLogger, flushLogger, type Logger } from '../log/logger.js';
+import { Policy } from '../policy/policy.js';
+import { ConnectionLimit } from './connection-limit.js';
+import type { WorkerContext } from './context.js';
+import { isMessage, type ToPrimary, type ToWorker } from './messages.js';
+import { metrics } from './metrics.js';
+import { Resolver } from './resolver.js';
+import { createProxyServer } from './server.js';
+
+const DRAIN_POLL_MS = 100;
+
+/** A worker process: waits for its config from the primary, then serves until drained. */
+export function runWorker(): void {
+  const send = (message: ToPrimary): void => void process.send?.(message);
+  process.on('message', function onFirst(message: unknown) {
+    if (!isMessage<ToWorker>(message) || message.type !== 'config') return;
+    process.off('message', onFirst);
+    serve(message.config, send);
+  });
+}
+
+function serve(config: EgressProxyConfig, send: (message: ToPrimary) => void): void {
+  const logger = createLogger('proxy', config.log.level);
+  const context: WorkerContext = {
+    config,
+    logger,
+    limit: new ConnectionLimit(config.limits.maxConnections, (count) => send({ type: 'connections', count })),
+    upstream: {
+      resolver: new Resolver(config.dns.cacheMs),
+      policy: () => context.policy,
+      connectMs: config.timeouts.connectMs,
+      onConnected: (seconds) => metrics.upstreamConnectSeconds.observe(seconds),
+    },
+    policy: new Policy(config),
+    draining: false,
+    tunnels: new Set(),
+    forwardsInFlight: 0,
+  };
+  metrics.policyInfo.set({ version: context.policy.version }, 1);
+  const { server, forwarder } = createProxyServer(context);
+
+  const drain = (): void => {
+    if (context.draining) return;
+    context.draining = true;
+    logger.info({ tunnels: context.tunnels.size, forwards: context.forwardsInFlight }, 'draining');
+    server.close();
+    const deadline = Date.now() + config.timeouts.drainMs;
+    const poll = setInterval(() => {
+      const idle = context.tunnels.size === 0 && context.forwardsInFlight === 0;
+      if (!idle && Date.now() < deadline) return;
+      clearInterval(poll);
+      if (!idle)
+        logger.warn(
+          { tunnels: context.tunnels.size, forwards: context.forwardsInFlight },
+          'drain deadline: closing what is left',
+        );
+      for (const tunnel of context.tunnels) tunnel.destroy();
+      server.closeAllConnections();
+      void forwarder.close().finally(() => exit(logger, 0));
+    }, DRAIN_POLL_MS);
+  };
+
+  process.on('message', (message: unknown) => {
+    if (!isMessage<ToWorker>(message)) return;
+    if (message.type === 'others') context.limit.setOthers(message.connections);
+    else if (message.type === 'drain') drain();
+    else if (message.type === 'config') {
+      metrics.policyInfo.reset();
+      context.policy = new Policy(message.config);
+      metrics.policyInfo.set({ version: context.policy.version }, 1);
+      logger.level = message.config.log.level;
+      forwarder.renewPool();
+      logger.info({ policyVersion: context.policy.version }, 'policy reloaded');
+    }
+  });
+  // systemd signals the whole control group; the primary's drain message is the other path in.
+  process.on('SIGTERM', drain);
+  process.on('SIGINT', drain);
+  process.on('SIGHUP', () => undefined);
+
+  server.once('error', (error) => {
+    logger.fatal({ err: error }, 'cannot listen');
+    exit(logger, 1);
+  });
+  server.listen(config.proxy.port, config.proxy.host, () => send({ type: 'listening' }));
+}
+
+function exit(logger: Logger, code: number): void {
+  flushLogger(logger);
+  process.exit(code);
+}

@@ -1,0 +1,62 @@
+import { loadConfigOrExit } from '../config/cli.js';
+import { ConfigError, loadConfigFile, type EgressProxyConfig, type ListenAddress } from '../config/index.js';
+import { isWildcard } from '../config/parse.js';
+import { createLogger, flushLogger } from '../log/logger.js';
+import { policyVersion } from '../policy/version.js';
+import { Prober } from './probe.js';
+import { createSidecarServer, type SidecarState } from './server.js';
+
+const { config, path } = loadConfigOrExit('sidecar');
+const logger = createLogger('sidecar', config.log.level);
+const state: SidecarState = {
+  prober: new Prober({
+    proxyUrl: `http://${reachableAt(config.proxy)}`,
+    targetOrigin: `http://${reachableAt(config.health)}`,
+    timeoutMs: config.probe.timeoutMs,
+    cacheMs: config.probe.cacheMs,
+  }),
+  logger,
+  policyVersion: policyVersion(config),
+  draining: false,
+};
+const server = createSidecarServer(state);
+
+server.once('error', (error) => {
+  logger.fatal({ err: error }, 'cannot listen');
+  flushLogger(logger);
+  process.exit(1);
+});
+server.listen(config.health.port, config.health.host, () =>
+  logger.info(
+    { address: config.health, proxy: config.proxy, policyVersion: state.policyVersion },
+    'sidecar listening',
+  ),
+);
+
+// Reloaded alongside the proxy (systemd PropagatesReloadTo), so the reported version follows it.
+process.on('SIGHUP', () => {
+  try {
+    const next: EgressProxyConfig = loadConfigFile(path);
+    state.policyVersion = policyVersion(next);
+    logger.level = next.log.level;
+    logger.info({ policyVersion: state.policyVersion }, 'policy version reloaded');
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    logger.error({ key: error.key, problem: error.message }, 'reload rejected; keeping the policy version');
+  }
+});
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    server.close();
+    server.closeAllConnections();
+    logger.info({ signal }, 'sidecar stopped');
+    flushLogger(logger);
+    process.exit(0);
+  });
+}
+
+/** A listener bound to every interface is probed over loopback, as a process on this host would. */
+function reachableAt({ host, port }: ListenAddress): string {
+  const address = isWildcard(host) ? (host === '::' ? '::1' : '127.0.0.1') : host;
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}

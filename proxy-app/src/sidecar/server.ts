@@ -1,0 +1,97 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { clientAddress } from '../policy/policy.js';
+import { isLoopback } from '../policy/special-ranges.js';
+import type { Logger } from '../log/logger.js';
+import type { Prober, ProbeResult } from './probe.js';
+
+export interface SidecarState {
+  readonly prober: Prober;
+  readonly logger: Logger;
+  /** Hash of the allowlist in force; in every answer so a rollout can be followed per instance. */
+  policyVersion: string;
+  /** While set, `/healthcheck` answers 503 `draining` so the load balancer moves traffic away. */
+  draining: boolean;
+}
+
+const NONCE = /^[0-9a-f]{1,64}$/;
+
+/**
+ * The sidecar's HTTP endpoints: `/healthcheck` (the load balancer's target), `/target` (what
+ * probes fetch through the proxy), `/livez` (this process), and `/drain` (loopback only).
+ */
+export function createSidecarServer(state: SidecarState): Server {
+  let lastOk: boolean | undefined;
+  const logTransition = (result: ProbeResult): void => {
+    if (result.ok === lastOk) return;
+    lastOk = result.ok;
+    if (result.ok) state.logger.info({ modes: result.modes }, 'proxy healthy');
+    else state.logger.warn({ modes: result.modes }, 'proxy failing');
+  };
+
+  const server = createServer(
+    { headersTimeout: 5_000, requestTimeout: 10_000, keepAliveTimeout: 5_000 },
+    (req, res) => {
+      const url = new URL(req.url ?? '/', 'http://sidecar');
+      switch (url.pathname) {
+        case '/healthcheck':
+          if (!allowMethods(req, res, ['GET', 'HEAD'])) return;
+          if (state.draining) {
+            json(res, 503, { status: 'draining', policyVersion: state.policyVersion });
+            return;
+          }
+          void state.prober.check().then((result) => {
+            logTransition(result);
+            json(res, result.ok ? 200 : 503, {
+              status: result.ok ? 'ok' : 'failing',
+              policyVersion: state.policyVersion,
+              ...result,
+            });
+          });
+          return;
+        case '/target': {
+          if (!allowMethods(req, res, ['GET'])) return;
+          const nonce = url.searchParams.get('nonce') ?? '';
+          if (!NONCE.test(nonce)) json(res, 400, { error: 'nonce must be 1-64 hex digits' });
+          else res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' }).end(nonce);
+          return;
+        }
+        case '/livez':
+          if (allowMethods(req, res, ['GET', 'HEAD']))
+            json(res, 200, { status: 'alive', policyVersion: state.policyVersion });
+          return;
+        case '/drain':
+          if (!allowMethods(req, res, ['POST', 'DELETE'])) return;
+          if (!isLoopback(clientAddress(req.socket.remoteAddress) ?? new Uint8Array())) {
+            json(res, 403, { error: '/drain is accepted only from this host' });
+            return;
+          }
+          state.draining = req.method === 'POST';
+          state.logger.info(
+            { draining: state.draining },
+            state.draining ? 'draining: health checks now fail' : 'drain cancelled',
+          );
+          json(res, 200, {
+            status: state.draining ? 'draining' : 'serving',
+            policyVersion: state.policyVersion,
+          });
+          return;
+        default:
+          json(res, 404, { error: `no endpoint ${url.pathname}` });
+      }
+    },
+  );
+  server.on('clientError', (_error, socket) => socket.destroy());
+  return server;
+}
+
+function allowMethods(req: IncomingMessage, res: ServerResponse, methods: readonly string[]): boolean {
+  if (methods.includes(req.method ?? '')) return true;
+  res.setHeader('allow', methods.join(', '));
+  json(res, 405, { error: `use ${methods.join(' or ')}` });
+  return false;
+}
+
+function json(res: ServerResponse, status: number, body: object): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(`${JSON.stringify(body)}\n`);
+}
