@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import { parseAbsoluteUrl } from '../policy/destination.js';
 import { parseIp } from '../policy/ip.js';
@@ -60,13 +61,13 @@ export class Forwarder {
       res.once('close', () => abort.abort());
       const hasBody =
         req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
-      if (hasBody) req.on('data', (chunk: Buffer) => (bytesUp += chunk.length));
       const upstream = await this.agent.request({
         origin: origin(destination),
         path,
         method: req.method as Dispatcher.HttpMethod,
         headers: [...endToEndRequestHeaders(req.rawHeaders, req.headers.connection), 'host', authority],
-        body: hasBody ? req : null,
+        // undici streams async iterables with backpressure (Dispatcher.md); its typings omit them.
+        body: hasBody ? (counted(req, (size) => (bytesUp += size)) as unknown as Readable) : null,
         signal: abort.signal,
       });
       if (context.draining) res.shouldKeepAlive = false;
@@ -113,6 +114,14 @@ export class Forwarder {
   }
 }
 
+/** The request body as undici reads it (with backpressure), counting bytes on the way. */
+async function* counted(body: AsyncIterable<Buffer>, count: (size: number) => void): AsyncGenerator<Buffer> {
+  for await (const chunk of body) {
+    count(chunk.length);
+    yield chunk;
+  }
+}
+
 function originFormError(req: IncomingMessage): ProxyError | null {
   return req.url?.startsWith('/') || req.url === '*'
     ? new ProxyError(
@@ -129,19 +138,27 @@ function origin(destination: Destination): string {
 
 /** Maps undici's failures to the proxy's answers; errors from our connector pass through. */
 function upstreamFailure(error: unknown): ProxyError {
-  const code = (error as { code?: string }).code ?? '';
-  if (error instanceof ProxyError || !code) return asProxyError(error);
-  if (code === 'UND_ERR_CONNECT_TIMEOUT')
-    return new ProxyError('connect_timeout', 'connecting upstream timed out', { cause: error });
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
-    return new ProxyError('upstream_timeout', 'the destination stopped answering', { cause: error });
+  if (error instanceof ProxyError) return error;
+  const { code: rawCode, name } = (error ?? {}) as { code?: unknown; name?: string };
+  const code = typeof rawCode === 'string' ? rawCode : undefined;
+  switch (code) {
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return new ProxyError('connect_timeout', 'connecting upstream timed out', { cause: error });
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+      return new ProxyError('upstream_timeout', 'the destination stopped answering', { cause: error });
+    case 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH':
+    case 'UND_ERR_ABORTED':
+      return new ProxyError('bad_request', 'the request body ended early', { cause: error });
   }
-  if (code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH' || code === 'UND_ERR_ABORTED') {
-    return new ProxyError('bad_request', 'the request body ended early', { cause: error });
+  if (name === 'HTTPParserError' || code?.startsWith('UND_ERR') || code?.startsWith('E')) {
+    return new ProxyError(
+      'upstream_bad_response',
+      `the destination's response could not be relayed (${code ?? name})`,
+      {
+        cause: error,
+      },
+    );
   }
-  return new ProxyError(
-    'upstream_bad_response',
-    `the destination's response could not be relayed (${code})`,
-    { cause: error },
-  );
+  return asProxyError(error);
 }

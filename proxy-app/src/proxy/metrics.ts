@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, register } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, register } from 'prom-client';
 
 /**
  * The proxy's Prometheus metrics, one set per worker in prom-client's global registry; the
@@ -30,3 +30,8 @@ export const metrics = {
 };
 
 export { register };
+
+/** In a worker: answer the primary's requests for this worker's metrics (prom-client's IPC protocol). */
+export function answerMetricsRequests(): void {
+  new AggregatorRegistry();
+}

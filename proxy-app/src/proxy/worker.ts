@@ -4,7 +4,7 @@ import { Policy } from '../policy/policy.js';
 import { ConnectionLimit } from './connection-limit.js';
 import type { WorkerContext } from './context.js';
 import { isMessage, type ToPrimary, type ToWorker } from './messages.js';
-import { metrics } from './metrics.js';
+import { answerMetricsRequests, metrics } from './metrics.js';
 import { Resolver } from './resolver.js';
 import { createProxyServer } from './server.js';
 
@@ -38,6 +38,7 @@ function serve(config: EgressProxyConfig, send: (message: ToPrimary) => void): v
     forwardsInFlight: 0,
   };
   metrics.policyInfo.set({ version: context.policy.version }, 1);
+  answerMetricsRequests();
   const { server, forwarder } = createProxyServer(context);
 
   const drain = (): void => {
@@ -57,7 +58,8 @@ function serve(config: EgressProxyConfig, send: (message: ToPrimary) => void): v
         );
       for (const tunnel of context.tunnels) tunnel.destroy();
       server.closeAllConnections();
-      void forwarder.close().finally(() => exit(logger, 0));
+      // Let the destroyed tunnels' close handlers write their access-log lines first.
+      setImmediate(() => void forwarder.close().finally(() => exit(logger, 0)));
     }, DRAIN_POLL_MS);
   };
 

@@ -59,17 +59,35 @@ export class Prober {
     return result;
   }
 
-  /** One proxied fetch on a fresh connection, so a proxy that stopped accepting is caught too. */
+  /**
+   * One proxied fetch on a fresh connection, so a proxy that stopped accepting is caught too.
+   * The deadline is ours, not only undici's: a hung proxy must not hold a health check open.
+   */
   private async probe(mode: ProbeMode): Promise<ModeResult> {
     const started = performance.now();
-    const elapsed = (): number => Math.round(performance.now() - started);
-    const nonce = randomBytes(16).toString('hex');
     const { timeoutMs } = this.options;
     const agent = new ProxyAgent({
       uri: this.options.proxyUrl,
       proxyTunnel: mode === 'tunnel',
       connect: { timeout: timeoutMs },
     });
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve(`no answer through the proxy within ${timeoutMs} ms`), timeoutMs);
+    });
+    try {
+      const failure = await Promise.race([this.fetchNonce(agent, timeoutMs), deadline]);
+      const ms = Math.round(performance.now() - started);
+      return failure === null ? { ok: true, ms } : { ok: false, ms, reason: failure };
+    } finally {
+      clearTimeout(timer);
+      void agent.destroy().catch(() => undefined);
+    }
+  }
+
+  /** Fetches `/target` with a fresh nonce; null if it came back, else why not. */
+  private async fetchNonce(agent: ProxyAgent, timeoutMs: number): Promise<string | null> {
+    const nonce = randomBytes(16).toString('hex');
     try {
       const response = await request(`${this.options.targetOrigin}/target?nonce=${nonce}`, {
         dispatcher: agent,
@@ -80,24 +98,11 @@ export class Prober {
       const body = (await response.body.text()).trim();
       if (response.statusCode !== 200) {
         const reason = response.headers['x-egress-proxy-reason'] ?? 'no reason given';
-        return {
-          ok: false,
-          ms: elapsed(),
-          reason: `proxy answered ${response.statusCode} (${String(reason)})`,
-        };
+        return `proxy answered ${response.statusCode} (${String(reason)})`;
       }
-      if (body !== nonce) {
-        return {
-          ok: false,
-          ms: elapsed(),
-          reason: 'answer did not echo the nonce: the proxy is not forwarding',
-        };
-      }
-      return { ok: true, ms: elapsed() };
+      return body === nonce ? null : 'answer did not echo the nonce: the proxy is not forwarding';
     } catch (error) {
-      return { ok: false, ms: elapsed(), reason: describeFailure(error, timeoutMs) };
-    } finally {
-      void agent.destroy();
+      return describeFailure(error, timeoutMs);
     }
   }
 }
