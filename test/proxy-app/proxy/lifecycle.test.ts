@@ -1,0 +1,197 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { dial, exchange, readResponse, tunnel } from '../client.js';
+import { run, startProxy, type Fleet } from '../harness.js';
+import { startTcpOrigin, type TcpOrigin } from '../origins.js';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
+});
+
+async function echoOrigin(): Promise<TcpOrigin> {
+  const origin = await startTcpOrigin((socket) => {
+    socket.on('data', (data) => socket.write(data));
+    socket.on('end', () => socket.end());
+  });
+  cleanups.push(() => origin.close());
+  return origin;
+}
+
+async function proxyFor(
+  origin: TcpOrigin,
+  settings: Partial<Parameters<typeof startProxy>[0]> = {},
+): Promise<Fleet> {
+  const fleet = await startProxy({
+    allow: ['localhost'],
+    allowPorts: [origin.port],
+    allowCidrs: ['127.0.0.0/8'],
+    ...settings,
+  });
+  cleanups.push(() => fleet.stop());
+  return fleet;
+}
+
+async function roundTrip(socket: import('node:net').Socket, text: string): Promise<string> {
+  socket.write(text);
+  const answer = new Promise<string>((resolve) => socket.once('data', (data) => resolve(data.toString())));
+  socket.resume();
+  return answer;
+}
+
+describe('SIGTERM drain', () => {
+  it('stops accepting, lets an open tunnel finish, then exits 0', async () => {
+    const origin = await echoOrigin();
+    const fleet = await proxyFor(origin, { timeouts: { drainMs: 20_000 } });
+    const socket = await tunnel(fleet.config.proxy.port, `localhost:${origin.port}`);
+    fleet.proxy.child.kill('SIGTERM');
+    await fleet.proxy.waitForLog((line) => line.msg === 'draining' && line.tunnels === 1);
+    // New connections are refused once every worker has closed its listener.
+    await expect
+      .poll(() =>
+        dial(fleet.config.proxy.port).then(
+          (s) => (s.destroy(), 'accepted'),
+          (e: NodeJS.ErrnoException) => e.code,
+        ),
+      )
+      .toBe('ECONNREFUSED');
+    expect(await roundTrip(socket, 'still here')).toBe('still here');
+    const started = Date.now();
+    socket.end();
+    expect(await fleet.proxy.exited).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('closes what is left at the drain deadline and still exits 0', async () => {
+    const origin = await echoOrigin();
+    const fleet = await proxyFor(origin, { timeouts: { drainMs: 500 } });
+    const socket = await tunnel(fleet.config.proxy.port, `localhost:${origin.port}`);
+    const ended = new Promise((resolve) => socket.once('end', resolve));
+    socket.resume();
+    fleet.proxy.child.kill('SIGTERM');
+    await ended;
+    expect(await fleet.proxy.exited).toBe(0);
+    expect(fleet.proxy.logs.some((line) => line.msg === 'drain deadline: closing what is left')).toBe(true);
+  });
+});
+
+describe('SIGHUP reload', () => {
+  it('applies a new allowlist without dropping an open tunnel, and keeps the old one when the new file is invalid', async () => {
+    const origin = await echoOrigin();
+    const other = await echoOrigin();
+    const fleet = await proxyFor(origin);
+    const socket = await tunnel(fleet.config.proxy.port, `localhost:${origin.port}`);
+    const connectOther = async (): Promise<number> =>
+      (await exchange(fleet.config.proxy.port, `CONNECT localhost:${other.port} HTTP/1.1\r\n\r\n`)).status;
+    expect(await connectOther()).toBe(403);
+
+    fleet.writeConfig({ ...fleet.config, allowPorts: [origin.port, other.port] });
+    fleet.proxy.child.kill('SIGHUP');
+    await fleet.proxy.waitForLog((line) => line.msg === 'policy reloaded' && line.proc === 'proxy');
+    await expect.poll(connectOther).toBe(200);
+    expect(await roundTrip(socket, 'survived')).toBe('survived');
+
+    fleet.writeConfig({ ...fleet.config, allowPorts: [origin.port, other.port], allow: ['not a pattern'] });
+    fleet.proxy.child.kill('SIGHUP');
+    const rejected = await fleet.proxy.waitForLog(
+      (line) => line.msg === 'reload rejected; keeping the policy in force',
+    );
+    expect(rejected.key).toBe('allow[0]');
+    expect(await connectOther()).toBe(200);
+    socket.destroy();
+  });
+});
+
+describe('limits.maxConnections', () => {
+  it('answers 503 beyond the limit counted across all workers, and admits again once connections close', async () => {
+    const origin = await echoOrigin();
+    const fleet = await proxyFor(origin, { limits: { maxConnections: 4 }, proxy: { workers: 2 } });
+    const held = await Promise.all(Array.from({ length: 4 }, () => dial(fleet.config.proxy.port)));
+    // Let the workers' counts reach each other through the primary.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const refused = await Promise.all(
+      Array.from({ length: 2 }, () =>
+        exchange(fleet.config.proxy.port, `CONNECT localhost:${origin.port} HTTP/1.1\r\n\r\n`),
+      ),
+    );
+    expect(refused.map((response) => response.status)).toEqual([503, 503]);
+    expect(refused[0]!.headers['x-egress-proxy-reason']).toBe('too_many_connections');
+    for (const socket of held) socket.destroy();
+    await expect
+      .poll(
+        async () =>
+          (await exchange(fleet.config.proxy.port, `CONNECT localhost:${origin.port} HTTP/1.1\r\n\r\n`))
+            .status,
+      )
+      .toBe(200);
+  });
+});
+
+describe('metrics', () => {
+  it('serves Prometheus text on the loopback metrics port, summed across workers', async () => {
+    const origin = await echoOrigin();
+    const fleet = await proxyFor(origin);
+    const socket = await tunnel(fleet.config.proxy.port, `localhost:${origin.port}`);
+    await exchange(fleet.config.proxy.port, 'CONNECT denied.example:443 HTTP/1.1\r\n\r\n');
+    const metrics = await exchange(
+      fleet.config.metrics.port,
+      'GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    socket.destroy();
+    expect(metrics.status).toBe(200);
+    expect(metrics.body).toMatch(/^egress_proxy_open_tunnels 1$/m);
+    expect(metrics.body).toMatch(
+      /^egress_proxy_requests_total\{kind="tunnel",decision="denied",status="403"\} 1$/m,
+    );
+    expect(metrics.body).toMatch(/^egress_proxy_upstream_connect_seconds_count \d+$/m);
+    expect(metrics.body).toMatch(/^egress_proxy_policy_info\{version="[0-9a-f]{12}"\} 2$/m);
+  });
+});
+
+describe('start-up', () => {
+  it('exits 78 before listening, naming the bad key on stderr', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'egress-proxy-test-')), 'config.json');
+    writeFileSync(file, JSON.stringify({ allow: ['example.com'], timeouts: { connectMs: 'soon' } }));
+    for (const name of ['proxy', 'sidecar'] as const) {
+      const process = run(name, file);
+      expect(await process.exited).toBe(78);
+      expect(process.stderr()).toBe(
+        `egress-proxy ${name}: config key "timeouts.connectMs": must be an integer from 1 to 600000, got "soon"\n`,
+      );
+    }
+  });
+
+  it('exits 78 for a missing file and for invalid JSON', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'egress-proxy-test-'));
+    writeFileSync(join(dir, 'broken.json'), '{ "allow": [');
+    const missing = run('proxy', join(dir, 'missing.json'));
+    const broken = run('proxy', join(dir, 'broken.json'));
+    expect(await missing.exited).toBe(78);
+    expect(missing.stderr()).toMatch(/cannot read .*missing\.json/);
+    expect(await broken.exited).toBe(78);
+    expect(broken.stderr()).toMatch(/broken\.json is not valid JSON/);
+  });
+});
+
+describe('keep-alive while draining', () => {
+  it('closes idle kept-alive client connections at once', async () => {
+    const origin = await echoOrigin();
+    const fleet = await proxyFor(origin, { timeouts: { drainMs: 5_000 } });
+    const hold = await tunnel(fleet.config.proxy.port, `localhost:${origin.port}`);
+    const kept = await dial(fleet.config.proxy.port);
+    kept.write('GET http://denied.example/ HTTP/1.1\r\nHost: denied.example\r\n\r\n');
+    expect((await readResponse(kept)).status).toBe(403);
+    const closedByProxy = new Promise<string>((resolve) => kept.once('end', () => resolve('closed')));
+    fleet.proxy.child.kill('SIGTERM');
+    await expect
+      .poll(
+        () => fleet.proxy.logs.filter((line) => line.msg === 'draining' && line.tunnels !== undefined).length,
+      )
+      .toBe(2);
+    // The drain closes idle kept-alive connections, so clients reconnect to another instance.
+    expect(await closedByProxy).toBe('closed');
+    hold.destroy();
+  });
+});
