@@ -1,0 +1,384 @@
+import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import type { EgressProxyConfig } from '../proxy-app/src/config/index.js';
+import { EgressProxyValidationError } from './errors.js';
+import { managedPolicyFinding } from './nag.js';
+import { validateTimingChain, type TimingEstimate } from './timing.js';
+import { proxyUserData } from './user-data.js';
+
+/** The sidecar's endpoint for the load balancer's health check. */
+export const HEALTH_CHECK_PATH = '/healthcheck';
+
+/** NLB listener idle timeout default; the proxy's own idle timeout must end tunnels before it. */
+const NLB_DEFAULT_TCP_IDLE_SECONDS = 350;
+
+export interface EgressProxyFleetProps {
+  readonly vpc: ec2.IVpc;
+  /**
+   * Subnets of the load balancer and the instances; they must span at least two AZs and have
+   * egress to the internet (NAT).
+   * @default - the VPC's private subnets with egress
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /** The image with the proxy baked in (see `ProxyImage`). */
+  readonly machineImage: ec2.IMachineImage;
+  /**
+   * Instance type; its architecture must match the image.
+   * @default - t4g.small (Graviton)
+   */
+  readonly instanceType?: ec2.InstanceType;
+  /** The instance config, as returned by proxy-app's `parseConfig` (see `buildInstanceConfig`). */
+  readonly config: EgressProxyConfig;
+  /**
+   * Client ranges the load balancer admits on the proxy port.
+   * @default - the VPC's CIDR
+   */
+  readonly clientCidrs?: string[];
+  /** @default 2 */
+  readonly minCapacity?: number;
+  /** @default 4 */
+  readonly maxCapacity?: number;
+  /**
+   * @default - not set: each deploy leaves the current desired capacity to the scaling policy
+   */
+  readonly desiredCapacity?: number;
+  /**
+   * Average CPU utilisation the target-tracking policy keeps the group at.
+   * @default 60
+   */
+  readonly targetCpuPercent?: number;
+  /** @default Duration.seconds(10) */
+  readonly healthCheckInterval?: Duration;
+  /**
+   * Must exceed the sidecar's probe timeout (config `probe.timeoutMs`) and stay below the interval.
+   * @default Duration.seconds(5)
+   */
+  readonly healthCheckTimeout?: Duration;
+  /**
+   * Set explicitly: CDK's docstring default (3) differs from the service default (5).
+   * @default 2
+   */
+  readonly healthyThresholdCount?: number;
+  /** @default 2 */
+  readonly unhealthyThresholdCount?: number;
+  /**
+   * Must exceed the proxy's drain time (config `timeouts.drainMs`).
+   * @default Duration.seconds(45)
+   */
+  readonly deregistrationDelay?: Duration;
+  /**
+   * Time after an instance enters service before ELB health counts; must exceed the detection
+   * time (interval x unhealthy threshold).
+   * @default Duration.seconds(120)
+   */
+  readonly healthCheckGracePeriod?: Duration;
+  /**
+   * Heartbeat timeout of a terminating lifecycle hook, when one is added (validated against the
+   * deregistration delay).
+   * @default - no terminating hook
+   */
+  readonly terminatingHookTimeout?: Duration;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Topic for the group's launch and terminate notifications (and their errors).
+   * @default - no notifications
+   */
+  readonly notificationsTopic?: sns.ITopic;
+}
+
+/**
+ * The proxy fleet: an internal NLB whose target group is health-checked over HTTP by each
+ * instance's sidecar, and an ELB-checked Auto Scaling Group that replaces any instance the sidecar
+ * reports broken. Clients connect through `connections` (the load balancer's security group).
+ */
+export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam.IGrantable {
+  readonly loadBalancer: elbv2.NetworkLoadBalancer;
+  readonly targetGroup: elbv2.NetworkTargetGroup;
+  readonly autoScalingGroup: autoscaling.AutoScalingGroup;
+  readonly launchTemplate: ec2.LaunchTemplate;
+  readonly role: iam.IRole;
+  readonly grantPrincipal: iam.IPrincipal;
+  /** The load balancer's security group, default port the proxy port: `fleet.connections.allowDefaultPortFrom(workload)`. */
+  readonly connections: ec2.Connections;
+  /** The instances' security group. */
+  readonly instanceSecurityGroup: ec2.ISecurityGroup;
+  readonly logGroup: logs.LogGroup;
+  readonly unhealthyHostsAlarm: cloudwatch.Alarm;
+  readonly healthyHostsBelowMinimumAlarm: cloudwatch.Alarm;
+  readonly failOpenAlarm: cloudwatch.Alarm;
+  /** `http://<nlb-dns>:<port>`. */
+  readonly proxyUrl: string;
+  readonly timing: TimingEstimate;
+
+  constructor(scope: Construct, id: string, props: EgressProxyFleetProps) {
+    super(scope, id);
+    const { vpc, config } = props;
+    const proxyPort = config.proxy.port;
+    const healthPort = config.health.port;
+    const minCapacity = props.minCapacity ?? 2;
+    const maxCapacity = props.maxCapacity ?? 4;
+    const interval = props.healthCheckInterval ?? Duration.seconds(10);
+    const timeout = props.healthCheckTimeout ?? Duration.seconds(5);
+    const healthyThresholdCount = props.healthyThresholdCount ?? 2;
+    const unhealthyThresholdCount = props.unhealthyThresholdCount ?? 2;
+    const deregistrationDelay = props.deregistrationDelay ?? Duration.seconds(45);
+    const gracePeriod = props.healthCheckGracePeriod ?? Duration.seconds(120);
+    const instanceType = props.instanceType ?? new ec2.InstanceType('t4g.small');
+    const vpcSubnets = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
+
+    this.validateProps(props, minCapacity, maxCapacity);
+    this.timing = validateTimingChain(
+      {
+        probeTimeoutSeconds: config.probe.timeoutMs / 1000,
+        healthCheckTimeoutSeconds: timeout.toSeconds(),
+        healthCheckIntervalSeconds: interval.toSeconds(),
+        healthyThresholdCount,
+        unhealthyThresholdCount,
+        drainSeconds: config.timeouts.drainMs / 1000,
+        deregistrationDelaySeconds: deregistrationDelay.toSeconds(),
+        healthCheckGracePeriodSeconds: gracePeriod.toSeconds(),
+        terminatingHookTimeoutSeconds: props.terminatingHookTimeout?.toSeconds(),
+      },
+      this,
+    );
+    const zones = vpc.selectSubnets(vpcSubnets).availabilityZones;
+    if (zones.length < 2) {
+      throw new EgressProxyValidationError(
+        'vpcSubnets',
+        `selects subnets in ${zones.length} availability zone(s); the fleet needs at least two`,
+        this,
+      );
+    }
+
+    // Security groups. CDK adds no rules for NLB targets, and NLB health checks obey the load
+    // balancer group's egress, so both directions are explicit.
+    const lbSecurityGroup = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', {
+      vpc,
+      description:
+        'Egress proxy NLB: clients in on the proxy port; out to instances on proxy and health ports',
+      allowAllOutbound: false,
+    });
+    for (const cidr of props.clientCidrs ?? [vpc.vpcCidrBlock]) {
+      lbSecurityGroup.addIngressRule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(proxyPort), 'Proxy clients');
+    }
+    Validations.of(lbSecurityGroup).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-EC23',
+      reason:
+        'The rule cannot evaluate the default client range, the VPC CIDR, because it is a deploy-time reference. Explicit clientCidrs are plain strings, and /0 ranges are rejected at synth (validateProps).',
+    });
+    const instanceSecurityGroup = new ec2.SecurityGroup(this, 'InstanceSecurityGroup', {
+      vpc,
+      description: 'Egress proxy instances: proxy and health ports from the NLB only; out HTTP(S) and DNS',
+      allowAllOutbound: false,
+    });
+    lbSecurityGroup.connections.allowTo(instanceSecurityGroup, ec2.Port.tcp(proxyPort), 'Proxy traffic');
+    lbSecurityGroup.connections.allowTo(instanceSecurityGroup, ec2.Port.tcp(healthPort), 'Health checks');
+    instanceSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'Proxied HTTPS and AWS APIs');
+    instanceSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(80), 'Proxied HTTP');
+    instanceSecurityGroup.addEgressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.udp(53), 'DNS in the VPC');
+    instanceSecurityGroup.addEgressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(53), 'DNS in the VPC');
+    this.instanceSecurityGroup = instanceSecurityGroup;
+    this.connections = new ec2.Connections({
+      securityGroups: [lbSecurityGroup],
+      defaultPort: ec2.Port.tcp(proxyPort),
+    });
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    const role = new iam.Role(this, 'InstanceRole', {
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      description: 'Egress proxy instances: SSM Session Manager and log shipping',
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
+    });
+    Validations.of(role).acknowledge({
+      id: managedPolicyFinding('AmazonSSMManagedInstanceCore'),
+      reason:
+        'AmazonSSMManagedInstanceCore is the AWS-maintained minimum for SSM Session Manager (replaces SSH; no key pair, no port 22). Its SSM actions do not support resource scoping.',
+    });
+    // Only the stack's own log group, instead of CloudWatchAgentServerPolicy's logs:* on '*'.
+    this.logGroup.grant(role, 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams');
+    this.role = role;
+    this.grantPrincipal = role;
+
+    this.launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
+      machineImage: props.machineImage,
+      instanceType,
+      role,
+      securityGroup: instanceSecurityGroup,
+      userData: proxyUserData({ config, logGroupName: this.logGroup.logGroupName }),
+      // IMDSv2 belongs here: the group's requireImdsv2 throws when a launch template is used.
+      requireImdsv2: true,
+      httpTokens: ec2.LaunchTemplateHttpTokens.REQUIRED,
+      httpPutResponseHopLimit: 1,
+      // Instances find their group through the aws:autoscaling:groupName tag, not user data.
+      instanceMetadataTags: true,
+      blockDevices: [
+        {
+          deviceName: '/dev/xvda',
+          volume: ec2.BlockDeviceVolume.ebs(8, {
+            encrypted: true,
+            volumeType: ec2.EbsDeviceVolumeType.GP3,
+            deleteOnTermination: true,
+          }),
+        },
+      ],
+    });
+
+    this.loadBalancer = new elbv2.NetworkLoadBalancer(this, 'LoadBalancer', {
+      vpc,
+      vpcSubnets,
+      internetFacing: false,
+      crossZoneEnabled: true,
+      securityGroups: [lbSecurityGroup],
+    });
+    Validations.of(this.loadBalancer).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-ELB2',
+      reason:
+        'NLB access logs are only written for TLS listeners; this load balancer has a TCP listener only, so they would stay empty. VPC flow logs cover the traffic.',
+    });
+
+    this.targetGroup = new elbv2.NetworkTargetGroup(this, 'TargetGroup', {
+      vpc,
+      port: proxyPort,
+      protocol: elbv2.Protocol.TCP,
+      targetType: elbv2.TargetType.INSTANCE,
+      preserveClientIp: true,
+      deregistrationDelay,
+      // Close flows still open when the delay ends, so no tunnel outlives its instance's drain.
+      connectionTermination: true,
+      healthCheck: {
+        enabled: true,
+        // HTTP on the sidecar, not TCP on the proxy: a listening but broken proxy must fail.
+        protocol: elbv2.Protocol.HTTP,
+        port: String(healthPort),
+        path: HEALTH_CHECK_PATH,
+        healthyHttpCodes: '200',
+        interval,
+        timeout,
+        healthyThresholdCount,
+        unhealthyThresholdCount,
+      },
+      // Explicit service defaults: below one healthy target the NLB fails open (see docs/deploy.md).
+      targetGroupHealth: { dnsMinimumHealthyTargetCount: 1, routingMinimumHealthyTargetCount: 1 },
+    });
+    this.loadBalancer.addListener('Proxy', {
+      port: proxyPort,
+      protocol: elbv2.Protocol.TCP,
+      defaultTargetGroups: [this.targetGroup],
+      tcpIdleTimeout: Duration.seconds(
+        Math.max(NLB_DEFAULT_TCP_IDLE_SECONDS, Math.ceil(config.timeouts.idleMs / 1000) + 30),
+      ),
+    });
+
+    this.autoScalingGroup = new autoscaling.AutoScalingGroup(this, 'Group', {
+      vpc,
+      vpcSubnets,
+      launchTemplate: this.launchTemplate,
+      minCapacity,
+      maxCapacity,
+      desiredCapacity: props.desiredCapacity,
+      healthChecks: autoscaling.HealthChecks.withAdditionalChecks({
+        additionalTypes: [autoscaling.AdditionalHealthCheckType.ELB],
+        gracePeriod,
+      }),
+      // Launch before terminating: replacements (health or refresh) never reduce capacity.
+      minHealthyPercentage: 100,
+      maxHealthyPercentage: 200,
+      capacityRebalance: true,
+      defaultInstanceWarmup: gracePeriod,
+      cooldown: Duration.seconds(120),
+      groupMetrics: [autoscaling.GroupMetrics.all()],
+      // A new image or config changes the launch template: replace instances one step at a time.
+      updatePolicy: autoscaling.UpdatePolicy.instanceRefresh({
+        strategy: autoscaling.InstanceRefreshStrategy.ROLLING,
+        instanceWarmup: gracePeriod,
+        skipMatching: true,
+      }),
+      notifications: props.notificationsTopic ? [{ topic: props.notificationsTopic }] : undefined,
+    });
+    if (!props.notificationsTopic) {
+      Validations.of(this.autoScalingGroup).acknowledge({
+        id: 'AwsSolutions::AwsSolutions-AS3',
+        reason:
+          'Notifications are opt-in (notificationsTopic prop); launch and terminate events also reach EventBridge without configuration, and the alarms cover unhealthy hosts.',
+      });
+    }
+    this.autoScalingGroup.attachToNetworkTargetGroup(this.targetGroup);
+    this.autoScalingGroup.scaleOnCpuUtilization('CpuTracking', {
+      targetUtilizationPercent: props.targetCpuPercent ?? 60,
+    });
+
+    const metrics = this.targetGroup.metrics;
+    this.unhealthyHostsAlarm = new cloudwatch.Alarm(this, 'UnhealthyHosts', {
+      alarmDescription:
+        'An egress proxy target is unhealthy (its sidecar cannot proxy); Auto Scaling replaces it.',
+      metric: metrics.unHealthyHostCount({ period: Duration.minutes(1), statistic: 'Maximum' }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 3,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.healthyHostsBelowMinimumAlarm = new cloudwatch.Alarm(this, 'HealthyHostsBelowMinimum', {
+      alarmDescription: `Fewer healthy egress proxies than the group's minimum (${minCapacity}).`,
+      metric: metrics.healthyHostCount({ period: Duration.minutes(1), statistic: 'Minimum' }),
+      threshold: minCapacity,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 5,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+    this.failOpenAlarm = new cloudwatch.Alarm(this, 'NoHealthyHosts', {
+      alarmDescription:
+        'No healthy egress proxy: the NLB fails open and sends traffic to all (unhealthy) targets. Look for a shared cause before the group churns.',
+      metric: metrics.healthyHostCount({ period: Duration.minutes(1), statistic: 'Minimum' }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 2,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+
+    this.proxyUrl = `http://${this.loadBalancer.loadBalancerDnsName}:${proxyPort}`;
+  }
+
+  private validateProps(props: EgressProxyFleetProps, minCapacity: number, maxCapacity: number): void {
+    const fail = (prop: string, problem: string): never => {
+      throw new EgressProxyValidationError(prop, problem, this);
+    };
+    if (props.config.proxy.port === props.config.health.port) {
+      fail('config.health.port', `(${props.config.health.port}) must differ from the proxy port`);
+    }
+    if (minCapacity < 1) fail('minCapacity', `(${minCapacity}) must be at least 1`);
+    if (minCapacity > maxCapacity)
+      fail('minCapacity', `(${minCapacity}) must not exceed maxCapacity (${maxCapacity})`);
+    const desired = props.desiredCapacity;
+    if (desired !== undefined && (desired < minCapacity || desired > maxCapacity)) {
+      fail(
+        'desiredCapacity',
+        `(${desired}) must be between minCapacity (${minCapacity}) and maxCapacity (${maxCapacity})`,
+      );
+    }
+    for (const cidr of props.clientCidrs ?? []) {
+      if (!Token.isUnresolved(cidr) && cidr.endsWith('/0')) {
+        fail('clientCidrs', `contains ${cidr}: an open proxy for the whole internet is not allowed`);
+      }
+    }
+    if (props.clientCidrs?.length === 0) fail('clientCidrs', 'is empty: no client could reach the proxy');
+    const idleSeconds = Math.ceil(props.config.timeouts.idleMs / 1000) + 30;
+    if (idleSeconds > 6000) {
+      fail(
+        'config.timeouts.idleMs',
+        `(${props.config.timeouts.idleMs}) exceeds the NLB's maximum TCP idle timeout`,
+      );
+    }
+  }
+}

@@ -1,0 +1,39 @@
+import {
+  ConfigError,
+  parseConfig,
+  type EgressProxyConfig,
+  type EgressProxyConfigInput,
+  type LogLevel,
+} from '../proxy-app/src/config/index.js';
+import { EgressProxyValidationError } from './errors.js';
+import type { EgressProxySettings } from './settings.js';
+
+/** Where user data writes the config and where both units read it. */
+export const INSTANCE_CONFIG_PATH = '/etc/egress-proxy/config.json';
+
+/**
+ * Builds the instance config from the settings through proxy-app's own validator, so the file the
+ * CDK app writes is one the proxy accepts: a bad allowlist fails at synth with the proxy's message.
+ */
+export function buildInstanceConfig(settings: EgressProxySettings): EgressProxyConfig {
+  const input: EgressProxyConfigInput = {
+    allow: [...settings.allow],
+    allowPorts: [...settings.allowPorts],
+    allowCidrs: [...settings.allowCidrs],
+    // 0.0.0.0: the load balancer's nodes reach both listeners on the instance's VPC address.
+    proxy: { host: '0.0.0.0', port: settings.proxyPort },
+    health: { host: '0.0.0.0', port: settings.healthPort },
+    timeouts: { drainMs: settings.drainMs },
+    probe: { timeoutMs: settings.probeTimeoutMs },
+    // parseConfig rejects an unknown level, so the cast only defers the check to it.
+    log: { level: settings.logLevel as LogLevel },
+  };
+  try {
+    return parseConfig(input);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      throw new EgressProxyValidationError('instance config', `is invalid: ${error.message}`);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,313 @@
+import { Template, Match, Capture } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { buildApp, stableTemplate } from './helpers.js';
+
+// One synthesized app for the whole file: synth is the slow part on a 2-core machine.
+const { stack } = buildApp();
+const template = Template.fromStack(stack);
+const resources = (type: string) => template.findResources(type);
+const only = (type: string) => {
+  const found = Object.values(resources(type));
+  expect(found).toHaveLength(1);
+  return found[0] as { Properties: Record<string, unknown>; UpdatePolicy?: Record<string, unknown> };
+};
+/** The logical id of the one resource of `type` whose id starts with `prefix` (the construct path without slashes). */
+const logicalId = (type: string, prefix: string): string => {
+  const ids = Object.keys(resources(type)).filter((id) => id.startsWith(prefix));
+  expect(ids, `${type} starting with ${prefix}`).toHaveLength(1);
+  return ids[0]!;
+};
+
+describe('EgressProxy stack', () => {
+  it('matches the snapshot (asset hashes replaced by placeholders)', () => {
+    expect(stableTemplate(template.toJSON())).toMatchSnapshot();
+  });
+
+  describe('target group', () => {
+    it('checks health over HTTP on the sidecar port, not the traffic port', () => {
+      const tg = only('AWS::ElasticLoadBalancingV2::TargetGroup').Properties;
+      expect(tg).toMatchObject({
+        Protocol: 'TCP',
+        Port: 3128,
+        TargetType: 'instance',
+        HealthCheckProtocol: 'HTTP',
+        HealthCheckPort: '8081',
+        HealthCheckPath: '/healthcheck',
+        Matcher: { HttpCode: '200' },
+      });
+      expect(tg.HealthCheckPort).not.toBe(String(tg.Port));
+    });
+
+    it('sets interval, timeout and both thresholds explicitly', () => {
+      template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+        HealthCheckIntervalSeconds: 10,
+        HealthCheckTimeoutSeconds: 5,
+        HealthyThresholdCount: 2,
+        UnhealthyThresholdCount: 2,
+      });
+    });
+
+    it('drains longer than the proxy, terminates leftover flows and preserves client IPs', () => {
+      const tg = only('AWS::ElasticLoadBalancingV2::TargetGroup').Properties;
+      expect(tg.TargetGroupAttributes).toEqual(
+        expect.arrayContaining([
+          { Key: 'deregistration_delay.timeout_seconds', Value: '45' },
+          { Key: 'deregistration_delay.connection_termination.enabled', Value: 'true' },
+          { Key: 'preserve_client_ip.enabled', Value: 'true' },
+          { Key: 'target_group_health.unhealthy_state_routing.minimum_healthy_targets.count', Value: '1' },
+        ]),
+      );
+    });
+  });
+
+  describe('load balancer', () => {
+    it('is internal, cross-zone, in two subnets, with its own security group', () => {
+      const lb = only('AWS::ElasticLoadBalancingV2::LoadBalancer').Properties;
+      expect(lb).toMatchObject({ Scheme: 'internal', Type: 'network' });
+      expect(lb.Subnets).toHaveLength(2);
+      expect(lb.SecurityGroups).toEqual([
+        { 'Fn::GetAtt': [logicalId('AWS::EC2::SecurityGroup', 'FleetLoadBalancerSecurityGroup'), 'GroupId'] },
+      ]);
+      expect(lb.LoadBalancerAttributes).toEqual(
+        expect.arrayContaining([{ Key: 'load_balancing.cross_zone.enabled', Value: 'true' }]),
+      );
+    });
+
+    it('listens with TCP on the proxy port', () => {
+      template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+        Protocol: 'TCP',
+        Port: 3128,
+      });
+    });
+  });
+
+  describe('security groups', () => {
+    const lbSg = logicalId('AWS::EC2::SecurityGroup', 'FleetLoadBalancerSecurityGroup');
+    const instanceSg = logicalId('AWS::EC2::SecurityGroup', 'FleetInstanceSecurityGroup');
+
+    it('admits clients to the load balancer from the VPC CIDR on the proxy port only', () => {
+      const sg = resources('AWS::EC2::SecurityGroup')[lbSg] as {
+        Properties: { SecurityGroupIngress: unknown[] };
+      };
+      expect(sg.Properties.SecurityGroupIngress).toEqual([
+        expect.objectContaining({
+          CidrIp: { 'Fn::GetAtt': [expect.stringMatching(/^Vpc/), 'CidrBlock'] },
+          FromPort: 3128,
+          ToPort: 3128,
+          IpProtocol: 'tcp',
+        }),
+      ]);
+    });
+
+    it.each([3128, 8081])(
+      'lets the load balancer out to the instances on port %i (health checks obey egress)',
+      (port) => {
+        template.hasResourceProperties('AWS::EC2::SecurityGroupEgress', {
+          GroupId: { 'Fn::GetAtt': [lbSg, 'GroupId'] },
+          DestinationSecurityGroupId: { 'Fn::GetAtt': [instanceSg, 'GroupId'] },
+          FromPort: port,
+          ToPort: port,
+        });
+        template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+          GroupId: { 'Fn::GetAtt': [instanceSg, 'GroupId'] },
+          SourceSecurityGroupId: { 'Fn::GetAtt': [lbSg, 'GroupId'] },
+          FromPort: port,
+          ToPort: port,
+        });
+      },
+    );
+
+    it('admits nothing else into the instances', () => {
+      const ingress = Object.values(resources('AWS::EC2::SecurityGroupIngress')).filter((r) =>
+        JSON.stringify((r as { Properties: { GroupId: unknown } }).Properties.GroupId).includes(instanceSg),
+      );
+      expect(ingress).toHaveLength(2);
+      const inline = resources('AWS::EC2::SecurityGroup')[instanceSg] as {
+        Properties: Record<string, unknown>;
+      };
+      expect(inline.Properties.SecurityGroupIngress).toBeUndefined();
+    });
+
+    it('lets instances out on 80, 443 and DNS only', () => {
+      const sg = resources('AWS::EC2::SecurityGroup')[instanceSg] as {
+        Properties: { SecurityGroupEgress: { FromPort: number; IpProtocol: string; CidrIp: unknown }[] };
+      };
+      const rules = sg.Properties.SecurityGroupEgress.map((r) => `${r.IpProtocol}/${r.FromPort}`).sort();
+      expect(rules).toEqual(['tcp/443', 'tcp/53', 'tcp/80', 'udp/53']);
+    });
+  });
+
+  describe('auto scaling group', () => {
+    it('uses ELB health checks with a grace period', () => {
+      template.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
+        HealthCheckType: 'ELB',
+        HealthCheckGracePeriod: 120,
+        MinSize: '2',
+        MaxSize: '4',
+        TargetGroupARNs: [{ Ref: logicalId('AWS::ElasticLoadBalancingV2::TargetGroup', 'FleetTargetGroup') }],
+      });
+    });
+
+    it('keeps capacity during replacement and rebalances', () => {
+      template.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
+        InstanceMaintenancePolicy: { MinHealthyPercentage: 100, MaxHealthyPercentage: 200 },
+        CapacityRebalance: true,
+      });
+    });
+
+    it('rolls the fleet when the launch template changes', () => {
+      const asg = only('AWS::AutoScaling::AutoScalingGroup');
+      expect(asg.Properties.LaunchTemplate).toEqual({
+        LaunchTemplateId: { Ref: logicalId('AWS::EC2::LaunchTemplate', 'FleetLaunchTemplate') },
+        Version: {
+          'Fn::GetAtt': [logicalId('AWS::EC2::LaunchTemplate', 'FleetLaunchTemplate'), 'LatestVersionNumber'],
+        },
+      });
+      expect(asg.UpdatePolicy).toMatchObject({ AutoScalingInstanceRefresh: { Strategy: 'Rolling' } });
+    });
+
+    it('scales by target tracking', () => {
+      template.hasResourceProperties('AWS::AutoScaling::ScalingPolicy', {
+        PolicyType: 'TargetTrackingScaling',
+        TargetTrackingConfiguration: Match.objectLike({ TargetValue: 60 }),
+      });
+    });
+  });
+
+  describe('launch template', () => {
+    const data = () =>
+      only('AWS::EC2::LaunchTemplate').Properties.LaunchTemplateData as Record<string, unknown> & {
+        UserData: { 'Fn::Base64': { 'Fn::Join': [string, unknown[]] } };
+      };
+
+    it('requires IMDSv2 with hop limit 1', () => {
+      expect(data().MetadataOptions).toMatchObject({ HttpTokens: 'required', HttpPutResponseHopLimit: 1 });
+    });
+
+    it('uses the built image directly (no Mapping) with encrypted EBS and no key pair', () => {
+      expect(data().ImageId).toEqual({
+        'Fn::GetAtt': [logicalId('AWS::ImageBuilder::Image', 'Image'), 'ImageId'],
+      });
+      expect(template.toJSON().Mappings).toBeUndefined();
+      expect(data().BlockDeviceMappings).toEqual([
+        expect.objectContaining({ Ebs: expect.objectContaining({ Encrypted: true }) }),
+      ]);
+      expect(data().KeyName).toBeUndefined();
+    });
+
+    it('user data writes the config before enabling both units', () => {
+      const parts = data().UserData['Fn::Base64']['Fn::Join'][1];
+      const script = parts.map((p) => (typeof p === 'string' ? p : '<token>')).join('');
+      const write = script.indexOf("cat > /etc/egress-proxy/config.json <<'EGRESS_PROXY_CONFIG'");
+      const enable = script.indexOf(
+        'systemctl enable --now egress-proxy.service egress-proxy-sidecar.service',
+      );
+      expect(write).toBeGreaterThan(-1);
+      expect(enable).toBeGreaterThan(write);
+      const json = script.slice(script.indexOf('\n', write) + 1, script.indexOf('\nEGRESS_PROXY_CONFIG\n'));
+      expect(JSON.parse(json)).toMatchObject({
+        allow: ['*.amazonaws.com', 'example.com'],
+        proxy: { port: 3128 },
+        health: { port: 8081 },
+        timeouts: { drainMs: 30000 },
+        probe: { timeoutMs: 2000 },
+      });
+      expect(script).toContain('TimeoutStopSec=45');
+      // The group's name in its own launch template would be a dependency cycle.
+      expect(JSON.stringify(parts)).not.toMatch(/AutoScalingGroup|FleetGroup/);
+    });
+  });
+
+  describe('instance role', () => {
+    it('has SSM core and a policy scoped to its own log group, with no wildcard resource', () => {
+      const roleId = logicalId('AWS::IAM::Role', 'FleetInstanceRole');
+      template.hasResourceProperties('AWS::IAM::Role', {
+        ManagedPolicyArns: [
+          { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('AmazonSSMManagedInstanceCore')])] },
+        ],
+      });
+      const statements = new Capture();
+      template.hasResourceProperties('AWS::IAM::Policy', {
+        Roles: [{ Ref: roleId }],
+        PolicyDocument: { Statement: statements },
+      });
+      const all = JSON.stringify(statements.asArray());
+      expect(all).toContain('logs:PutLogEvents');
+      expect(all).not.toMatch(/"Resource":"\*"/);
+    });
+  });
+
+  describe('image', () => {
+    it('builds from AL2023 for arm64 via SSM, with tests on and assets passed as parameters', () => {
+      template.hasResourceProperties('AWS::ImageBuilder::ImageRecipe', {
+        ParentImage: 'ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64',
+        Components: [
+          Match.objectLike({
+            Parameters: [
+              { Name: 'BundleS3Uri', Value: [Match.anyValue()] },
+              { Name: 'ImageFilesS3Uri', Value: [Match.anyValue()] },
+            ],
+          }),
+        ],
+      });
+      template.hasResourceProperties('AWS::ImageBuilder::Image', {
+        ImageTestsConfiguration: { ImageTestsEnabled: true },
+      });
+    });
+
+    it('names component and recipe after the content hash', () => {
+      const hash = stack.image.contentHash;
+      expect(hash).toMatch(/^[0-9a-f]{16}$/);
+      template.hasResourceProperties('AWS::ImageBuilder::Component', {
+        Name: Match.stringLikeRegexp(`-${hash}$`),
+      });
+    });
+
+    it('lets build instances read only the two asset objects', () => {
+      const buildRole = logicalId('AWS::IAM::Role', 'ImageBuildRole');
+      template.hasResourceProperties('AWS::IAM::Policy', {
+        Roles: [{ Ref: buildRole }],
+        PolicyDocument: {
+          Statement: [
+            Match.objectLike({ Action: 's3:GetObject', Resource: [Match.anyValue(), Match.anyValue()] }),
+          ],
+        },
+      });
+    });
+  });
+
+  describe('alarms and outputs', () => {
+    it('alarms on unhealthy hosts, healthy hosts below minimum and no healthy host', () => {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'UnHealthyHostCount',
+        Threshold: 1,
+      });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'HealthyHostCount',
+        Threshold: 2,
+        ComparisonOperator: 'LessThanThreshold',
+      });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'HealthyHostCount',
+        Threshold: 1,
+        ComparisonOperator: 'LessThanThreshold',
+      });
+    });
+
+    it('outputs the proxy URL, client lines, group name, target group and timing', () => {
+      const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+      expect(Object.keys(outputs).sort()).toEqual([
+        'AutoScalingGroupName',
+        'DetectBrokenProxySeconds',
+        'HttpProxyLine',
+        'HttpsProxyLine',
+        'NoProxyLine',
+        'ProxyUrl',
+        'ReplacementInServiceSeconds',
+        'TargetGroupArn',
+      ]);
+      expect(JSON.stringify(outputs.HttpsProxyLine!.Value)).toMatch(/HTTPS_PROXY=http:\/\/.*DNSName.*:3128/);
+      expect(outputs.DetectBrokenProxySeconds!.Value).toBe('20');
+    });
+  });
+});
