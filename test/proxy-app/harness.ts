@@ -35,9 +35,10 @@ export interface Running {
   stop(graceMs?: number): Promise<number | string>;
 }
 
-export function run(name: 'proxy' | 'sidecar', configFile: string): Running {
+export function run(name: 'proxy' | 'sidecar', configFile: string, env: NodeJS.ProcessEnv = {}): Running {
   const child = spawn(process.execPath, [join(DIST, `${name}.js`), '--config', configFile], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   const logs: Record<string, unknown>[] = [];
   const waiters = new Set<() => void>();

@@ -2,7 +2,13 @@ import { isIP } from 'node:net';
 import { parseAllowPattern } from '../policy/patterns.js';
 import { parseCidr, parseIp } from '../policy/ip.js';
 import { isLoopback } from '../policy/special-ranges.js';
-import { DEFAULTS, LOG_LEVELS, type EgressProxyConfig, type LogLevel } from './schema.js';
+import {
+  DEFAULTS,
+  LOG_LEVELS,
+  type EgressProxyConfig,
+  type LifecycleSettings,
+  type LogLevel,
+} from './schema.js';
 
 /** A config that cannot be used. `key` is the dotted path of the offending setting. */
 export class ConfigError extends Error {
@@ -35,6 +41,7 @@ export function parseConfig(raw: unknown): EgressProxyConfig {
     'probe',
     'dns',
     'log',
+    'lifecycle',
   ]);
   if (root.allow === undefined) throw new ConfigError('allow', 'is required (a list of host patterns)');
 
@@ -81,6 +88,7 @@ export function parseConfig(raw: unknown): EgressProxyConfig {
     }),
     dns: numbers(root.dns, 'dns', DEFAULTS.dns, { cacheMs: [0, 3_600_000] }),
     log: { level: logLevel(section(root.log, 'log', ['level']).level) },
+    lifecycle: lifecycle(root.lifecycle),
   };
   for (const key of ['proxy', 'health'] as const) {
     const host = config[key].host;
@@ -137,6 +145,54 @@ function listenAddress(
   return { host, port: value.port === undefined ? defaults.port : port(value.port, `${key}.port`) };
 }
 
+function lifecycle(value: unknown): LifecycleSettings {
+  const defaults = DEFAULTS.lifecycle;
+  const given = section(value, 'lifecycle', Object.keys(defaults));
+  const text = (name: keyof LifecycleSettings): string | null =>
+    given[name] === undefined || given[name] === null
+      ? (defaults[name] as string | null)
+      : string(given[name], `lifecycle.${name}`);
+  const settings: LifecycleSettings = {
+    enabled: given.enabled === undefined ? defaults.enabled : boolean(given.enabled, 'lifecycle.enabled'),
+    imdsUrl: text('imdsUrl')!,
+    region: text('region'),
+    targetGroupArn: text('targetGroupArn'),
+    launchHookName: text('launchHookName')!,
+    terminateHookName: text('terminateHookName')!,
+    ...readNumbers(
+      given,
+      'lifecycle',
+      {
+        readySuccesses: defaults.readySuccesses,
+        launchTimeoutMs: defaults.launchTimeoutMs,
+        heartbeatMs: defaults.heartbeatMs,
+        pollMs: defaults.pollMs,
+      },
+      {
+        readySuccesses: [1, 100],
+        launchTimeoutMs: [1_000, 7_200_000],
+        heartbeatMs: [1_000, 3_600_000],
+        pollMs: [100, 60_000],
+      },
+    ),
+  };
+  if (!/^https?:\/\/[^/]+$/.test(settings.imdsUrl)) {
+    throw new ConfigError(
+      'lifecycle.imdsUrl',
+      `must be http://host[:port] with no path, got "${settings.imdsUrl}"`,
+    );
+  }
+  if (settings.enabled && !settings.targetGroupArn) {
+    throw new ConfigError('lifecycle.targetGroupArn', 'is required when lifecycle.enabled is true');
+  }
+  return settings;
+}
+
+function boolean(value: unknown, key: string): boolean {
+  if (typeof value !== 'boolean') throw new ConfigError(key, `must be true or false, got ${describe(value)}`);
+  return value;
+}
+
 function workers(value: unknown): number | 'auto' {
   if (value === undefined || value === 'auto') return DEFAULTS.proxy.workers;
   return integer(value, 'proxy.workers', 1, 1024, 'or "auto"');
@@ -159,7 +215,16 @@ function numbers<T extends Record<string, number>>(
   defaults: T,
   ranges: { [K in keyof T]: readonly [number, number] },
 ): T {
-  const given = section(value, key, Object.keys(defaults));
+  return readNumbers(section(value, key, Object.keys(defaults)), key, defaults, ranges);
+}
+
+/** The integer settings `ranges` names, from an already checked section. */
+function readNumbers<T extends Record<string, number>>(
+  given: Json,
+  key: string,
+  defaults: T,
+  ranges: { [K in keyof T]: readonly [number, number] },
+): T {
   const result: Record<string, number> = {};
   for (const [name, [min, max]] of Object.entries(ranges) as [string, [number, number]][]) {
     result[name] =

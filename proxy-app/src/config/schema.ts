@@ -53,6 +53,31 @@ export interface EgressProxyConfig {
     readonly cacheMs: number;
   };
   readonly log: { readonly level: LogLevel };
+  /**
+   * Auto Scaling lifecycle hooks, followed by the sidecar through instance metadata (on EC2
+   * only): launch readiness and termination draining.
+   */
+  readonly lifecycle: LifecycleSettings;
+}
+
+export interface LifecycleSettings {
+  readonly enabled: boolean;
+  /** Instance metadata service (IMDSv2). */
+  readonly imdsUrl: string;
+  /** Region of the Auto Scaling and load balancing APIs; null reads it from instance metadata. */
+  readonly region: string | null;
+  /** The target group this instance deregisters itself from; required when enabled. */
+  readonly targetGroupArn: string | null;
+  readonly launchHookName: string;
+  readonly terminateHookName: string;
+  /** Consecutive successful probes that make a launching instance ready. */
+  readonly readySuccesses: number;
+  /** A launching instance not ready by then abandons its launch (keep it below the hook timeout). */
+  readonly launchTimeoutMs: number;
+  /** Heartbeat interval while draining (keep it below the terminating hook timeout). */
+  readonly heartbeatMs: number;
+  /** How often the target lifecycle state is read. */
+  readonly pollMs: number;
 }
 
 type DeepPartial<T> = {
@@ -79,4 +104,16 @@ export const DEFAULTS: Omit<EgressProxyConfig, 'allow'> = {
   probe: { timeoutMs: 2_000, cacheMs: 1_000 },
   dns: { cacheMs: 30_000 },
   log: { level: 'info' },
+  lifecycle: {
+    enabled: false,
+    imdsUrl: 'http://169.254.169.254',
+    region: null,
+    targetGroupArn: null,
+    launchHookName: 'egress-proxy-launching',
+    terminateHookName: 'egress-proxy-terminating',
+    readySuccesses: 3,
+    launchTimeoutMs: 240_000,
+    heartbeatMs: 60_000,
+    pollMs: 5_000,
+  },
 };

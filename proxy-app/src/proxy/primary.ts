@@ -75,7 +75,7 @@ export function runPrimary(initial: EgressProxyConfig, configFile: string, logge
     setTimeout(fork, RESPAWN_DELAY_MS).unref();
   });
 
-  const metricsServer = serveMetrics(config, logger);
+  const metricsServer = serveMetrics(config, logger, () => drain());
 
   process.on('SIGHUP', () => {
     try {
@@ -130,10 +130,24 @@ export function runPrimary(initial: EgressProxyConfig, configFile: string, logge
   for (let i = 0; i < size; i++) fork();
 }
 
-/** Prometheus text on the loopback metrics address, summed across workers. */
-function serveMetrics(config: EgressProxyConfig, logger: Logger): ReturnType<typeof createServer> {
+/**
+ * The loopback control endpoint: `GET /metrics` (Prometheus text, summed across workers) and
+ * `POST /drain` (the same drain as SIGTERM, for the sidecar's termination lifecycle, which runs as
+ * the same unprivileged user but cannot stop a systemd unit).
+ */
+function serveMetrics(
+  config: EgressProxyConfig,
+  logger: Logger,
+  drain: () => void,
+): ReturnType<typeof createServer> {
   const registry = new AggregatorRegistry();
   const server = createServer((req, res) => {
+    if (req.url === '/drain' && req.method === 'POST') {
+      logger.info('drain requested on the control endpoint');
+      res.writeHead(202).end();
+      drain();
+      return;
+    }
     if (req.url !== '/metrics') {
       res.writeHead(404).end();
       return;

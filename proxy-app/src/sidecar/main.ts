@@ -3,6 +3,7 @@ import { ConfigError, loadConfigFile, type EgressProxyConfig, type ListenAddress
 import { isWildcard } from '../config/parse.js';
 import { createLogger, flushLogger } from '../log/logger.js';
 import { policyVersion } from '../policy/version.js';
+import { runLifecycle } from './lifecycle/start.js';
 import { Prober } from './probe.js';
 import { createSidecarServer, type SidecarState } from './server.js';
 
@@ -26,12 +27,21 @@ server.once('error', (error) => {
   flushLogger(logger);
   process.exit(1);
 });
-server.listen(config.health.port, config.health.host, () =>
+server.listen(config.health.port, config.health.host, () => {
   logger.info(
     { address: config.health, proxy: config.proxy, policyVersion: state.policyVersion },
     'sidecar listening',
-  ),
-);
+  );
+  if (config.lifecycle.enabled) {
+    const host = {
+      probe: async () => (await state.prober.check()).ok,
+      startDraining: () => (state.draining = true),
+    };
+    runLifecycle(config, host, logger).catch((error: Error) =>
+      logger.error({ err: error.message }, 'lifecycle stopped; hooks fall back to their default results'),
+    );
+  }
+});
 
 // Reloaded alongside the proxy (systemd PropagatesReloadTo), so the reported version follows it.
 process.on('SIGHUP', () => {
