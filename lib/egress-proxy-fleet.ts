@@ -11,6 +11,8 @@ import type { EgressProxyConfig } from '../proxy-app/src/config/index.js';
 import { EgressProxyValidationError } from './errors.js';
 import { managedPolicyFinding } from './nag.js';
 import { validateTimingChain, type TimingEstimate } from './timing.js';
+import { withLifecycle } from './instance-config.js';
+import { ProxyLifecycleHooks } from './lifecycle-hooks.js';
 import { proxyUserData } from './user-data.js';
 
 /** The sidecar's endpoint for the load balancer's health check. */
@@ -80,9 +82,15 @@ export interface EgressProxyFleetProps {
    */
   readonly healthCheckGracePeriod?: Duration;
   /**
-   * Heartbeat timeout of a terminating lifecycle hook, when one is added (validated against the
-   * deregistration delay).
-   * @default - no terminating hook
+   * Heartbeat timeout of the launching lifecycle hook; the sidecar abandons a launch that is not
+   * ready a minute before it.
+   * @default Duration.minutes(5)
+   */
+  readonly launchingHookTimeout?: Duration;
+  /**
+   * Heartbeat timeout of the terminating lifecycle hook, in which the sidecar drains the instance.
+   * Must exceed the deregistration delay and the sidecar's heartbeat interval.
+   * @default Duration.minutes(2)
    */
   readonly terminatingHookTimeout?: Duration;
   /** @default logs.RetentionDays.ONE_MONTH */
@@ -120,7 +128,11 @@ export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam
 
   constructor(scope: Construct, id: string, props: EgressProxyFleetProps) {
     super(scope, id);
-    const { vpc, config } = props;
+    const { vpc } = props;
+    const launchingHookTimeout = props.launchingHookTimeout ?? ProxyLifecycleHooks.DEFAULT_LAUNCH_TIMEOUT;
+    const terminatingHookTimeout =
+      props.terminatingHookTimeout ?? ProxyLifecycleHooks.DEFAULT_TERMINATE_TIMEOUT;
+    let config = props.config;
     const proxyPort = config.proxy.port;
     const healthPort = config.health.port;
     const minCapacity = props.minCapacity ?? 2;
@@ -145,7 +157,8 @@ export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam
         drainSeconds: config.timeouts.drainMs / 1000,
         deregistrationDelaySeconds: deregistrationDelay.toSeconds(),
         healthCheckGracePeriodSeconds: gracePeriod.toSeconds(),
-        terminatingHookTimeoutSeconds: props.terminatingHookTimeout?.toSeconds(),
+        terminatingHookTimeoutSeconds: terminatingHookTimeout.toSeconds(),
+        heartbeatSeconds: config.lifecycle.heartbeatMs / 1000,
       },
       this,
     );
@@ -211,30 +224,6 @@ export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam
     this.role = role;
     this.grantPrincipal = role;
 
-    this.launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
-      machineImage: props.machineImage,
-      instanceType,
-      role,
-      securityGroup: instanceSecurityGroup,
-      userData: proxyUserData({ config, logGroupName: this.logGroup.logGroupName }),
-      // IMDSv2 belongs here: the group's requireImdsv2 throws when a launch template is used.
-      requireImdsv2: true,
-      httpTokens: ec2.LaunchTemplateHttpTokens.REQUIRED,
-      httpPutResponseHopLimit: 1,
-      // Instances find their group through the aws:autoscaling:groupName tag, not user data.
-      instanceMetadataTags: true,
-      blockDevices: [
-        {
-          deviceName: '/dev/xvda',
-          volume: ec2.BlockDeviceVolume.ebs(8, {
-            encrypted: true,
-            volumeType: ec2.EbsDeviceVolumeType.GP3,
-            deleteOnTermination: true,
-          }),
-        },
-      ],
-    });
-
     this.loadBalancer = new elbv2.NetworkLoadBalancer(this, 'LoadBalancer', {
       vpc,
       vpcSubnets,
@@ -281,6 +270,35 @@ export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam
       ),
     });
 
+    // The launch template carries the config, which names the target group for deregistration.
+    config = withLifecycle(
+      config,
+      ProxyLifecycleHooks.instanceSettings(this, this.targetGroup, launchingHookTimeout),
+    );
+    this.launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
+      machineImage: props.machineImage,
+      instanceType,
+      role,
+      securityGroup: instanceSecurityGroup,
+      userData: proxyUserData({ config, logGroupName: this.logGroup.logGroupName }),
+      // IMDSv2 belongs here: the group's requireImdsv2 throws when a launch template is used.
+      requireImdsv2: true,
+      httpTokens: ec2.LaunchTemplateHttpTokens.REQUIRED,
+      httpPutResponseHopLimit: 1,
+      // Instances find their group through the aws:autoscaling:groupName tag, not user data.
+      instanceMetadataTags: true,
+      blockDevices: [
+        {
+          deviceName: '/dev/xvda',
+          volume: ec2.BlockDeviceVolume.ebs(8, {
+            encrypted: true,
+            volumeType: ec2.EbsDeviceVolumeType.GP3,
+            deleteOnTermination: true,
+          }),
+        },
+      ],
+    });
+
     this.autoScalingGroup = new autoscaling.AutoScalingGroup(this, 'Group', {
       vpc,
       vpcSubnets,
@@ -315,6 +333,13 @@ export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam
       });
     }
     this.autoScalingGroup.attachToNetworkTargetGroup(this.targetGroup);
+    new ProxyLifecycleHooks(this, 'Lifecycle', {
+      autoScalingGroup: this.autoScalingGroup,
+      targetGroup: this.targetGroup,
+      role,
+      launchTimeout: launchingHookTimeout,
+      terminateTimeout: terminatingHookTimeout,
+    });
     this.autoScalingGroup.scaleOnCpuUtilization('CpuTracking', {
       targetUtilizationPercent: props.targetCpuPercent ?? 60,
     });

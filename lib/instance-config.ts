@@ -3,6 +3,7 @@ import {
   parseConfig,
   type EgressProxyConfig,
   type EgressProxyConfigInput,
+  type LifecycleSettings,
   type LogLevel,
 } from '../proxy-app/src/config/index.js';
 import { EgressProxyValidationError } from './errors.js';
@@ -28,6 +29,18 @@ export function buildInstanceConfig(settings: EgressProxySettings): EgressProxyC
     // parseConfig rejects an unknown level, so the cast only defers the check to it.
     log: { level: settings.logLevel as LogLevel },
   };
+  return validated(input);
+}
+
+/** The config with its lifecycle section set (by the fleet, which knows the target group), re-validated. */
+export function withLifecycle(
+  config: EgressProxyConfig,
+  lifecycle: Partial<LifecycleSettings>,
+): EgressProxyConfig {
+  return validated({ ...structuredClone(config), lifecycle: { ...config.lifecycle, ...lifecycle } });
+}
+
+function validated(input: unknown): EgressProxyConfig {
   try {
     return parseConfig(input);
   } catch (error) {

@@ -15,6 +15,8 @@ export interface TimingInputs {
   readonly healthCheckGracePeriodSeconds: number;
   /** A terminating lifecycle hook's heartbeat timeout, when the group has one. */
   readonly terminatingHookTimeoutSeconds?: number;
+  /** How often the sidecar heartbeats a long drain (config `lifecycle.heartbeatMs` / 1000). */
+  readonly heartbeatSeconds?: number;
 }
 
 /** Expected seconds, derived from the inputs plus the assumptions in `TIMING_ASSUMPTIONS`. */
@@ -72,6 +74,16 @@ export function validateTimingChain(t: TimingInputs, scope?: IConstruct): Timing
     fail(
       'terminatingHookTimeout',
       `(${t.terminatingHookTimeoutSeconds} s) must be longer than deregistrationDelay (${t.deregistrationDelaySeconds} s)`,
+    );
+  }
+  if (
+    t.terminatingHookTimeoutSeconds !== undefined &&
+    t.heartbeatSeconds !== undefined &&
+    !(t.heartbeatSeconds < t.terminatingHookTimeoutSeconds)
+  ) {
+    fail(
+      'terminatingHookTimeout',
+      `(${t.terminatingHookTimeoutSeconds} s) must be longer than the sidecar's heartbeat interval (lifecycle.heartbeatMs = ${t.heartbeatSeconds * 1000} ms), or a long drain times out`,
     );
   }
   const detectionSeconds = t.healthCheckIntervalSeconds * t.unhealthyThresholdCount;

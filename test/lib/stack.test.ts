@@ -237,6 +237,71 @@ describe('EgressProxy stack', () => {
     });
   });
 
+  describe('lifecycle hooks', () => {
+    it('declares both hooks in the group itself, so the first instances get them too', () => {
+      const group = only('AWS::AutoScaling::AutoScalingGroup').Properties;
+      expect(group.LifecycleHookSpecificationList).toEqual([
+        {
+          LifecycleHookName: 'egress-proxy-launching',
+          LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+          HeartbeatTimeout: 300,
+          DefaultResult: 'ABANDON',
+        },
+        {
+          LifecycleHookName: 'egress-proxy-terminating',
+          LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+          HeartbeatTimeout: 120,
+          DefaultResult: 'CONTINUE',
+        },
+      ]);
+      template.resourceCountIs('AWS::AutoScaling::LifecycleHook', 0);
+    });
+
+    it('lets instances complete actions on their own group and deregister from their own target group only', () => {
+      const policies = Object.values(resources('AWS::IAM::Policy')).filter((policy) =>
+        JSON.stringify(policy).includes('CompleteLifecycleAction'),
+      );
+      expect(policies).toHaveLength(1);
+      const { Statement } = (policies[0] as { Properties: { PolicyDocument: { Statement: unknown[] } } })
+        .Properties.PolicyDocument;
+      const groupName = { Ref: logicalId('AWS::AutoScaling::AutoScalingGroup', 'FleetGroup') };
+      expect(Statement).toEqual([
+        {
+          Sid: 'OwnGroupLifecycleActions',
+          Effect: 'Allow',
+          Action: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
+          Resource: {
+            'Fn::Join': [
+              '',
+              expect.arrayContaining([':autoScalingGroup:*:autoScalingGroupName/', groupName]),
+            ],
+          },
+        },
+        {
+          Sid: 'OwnTargetGroupDeregistration',
+          Effect: 'Allow',
+          Action: 'elasticloadbalancing:DeregisterTargets',
+          Resource: { Ref: logicalId('AWS::ElasticLoadBalancingV2::TargetGroup', 'FleetTargetGroup') },
+        },
+      ]);
+    });
+
+    it('passes the target group and region to the instances, with a launch deadline inside the hook', () => {
+      const parts = (
+        only('AWS::EC2::LaunchTemplate').Properties.LaunchTemplateData as {
+          UserData: { 'Fn::Base64': { 'Fn::Join': [string, unknown[]] } };
+        }
+      ).UserData['Fn::Base64']['Fn::Join'][1];
+      expect(parts).toContainEqual({
+        Ref: logicalId('AWS::ElasticLoadBalancingV2::TargetGroup', 'FleetTargetGroup'),
+      });
+      expect(parts).toContainEqual({ Ref: 'AWS::Region' });
+      const script = parts.map((p) => (typeof p === 'string' ? p : '<token>')).join('');
+      expect(script).toContain('"enabled": true');
+      expect(script).toContain('"launchTimeoutMs": 240000');
+    });
+  });
+
   describe('image', () => {
     it('builds from AL2023 for arm64 via SSM, with tests on and assets passed as parameters', () => {
       template.hasResourceProperties('AWS::ImageBuilder::ImageRecipe', {
