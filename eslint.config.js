@@ -3,7 +3,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'proxy-app/dist/', 'cdk.out/', 'coverage/', '**/*.snap'] },
+  { ignores: ['node_modules/', 'proxy-app/dist/', 'fleet-cli/dist/', 'cdk.out/', 'coverage/', '**/*.snap'] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {
