@@ -14,17 +14,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatherStatus } from '../../fleet-cli/status.js';
-import {
-  clients,
-  createFleet,
-  createUser,
-  enforceIam,
-  findMotoServer,
-  startMoto,
-  type Fleet,
-  type Moto,
-  type TestClients,
-} from './moto.js';
+import { clients, createFleet, createUser, enforceIam, type Fleet, type TestClients } from './moto.js';
+import { findMotoServer, startMoto, type Moto } from '../support/moto.js';
 import { buildBundle, removeBundle, runFleet } from './run.js';
 
 const motoServer = findMotoServer();

@@ -3,7 +3,7 @@
  * connections (exit 3, after the SDK's retries).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from './moto.js';
+import { freePort } from '../support/free-port.js';
 import { buildBundle, removeBundle, runFleet } from './run.js';
 
 beforeAll(() => buildBundle());

@@ -4,22 +4,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EgressProxyConfigInput } from '../../proxy-app/src/config/index.js';
+import { freePort } from '../support/free-port.js';
 
 const DIST = fileURLToPath(new URL('../../proxy-app/dist/', import.meta.url));
-
-/** A free loopback TCP port (bound once, released, handed out). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 export interface Running {
   readonly child: ChildProcess;

@@ -2,7 +2,8 @@ import type { ChildProcess } from 'node:child_process';
 import { connect as dial } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exchange, tunnel } from '../client.js';
-import { freePort, startNonAcceptingListener, startProxy, type Fleet } from '../harness.js';
+import { freePort } from '../../support/free-port.js';
+import { startNonAcceptingListener, startProxy, type Fleet } from '../harness.js';
 import { startHttpOrigin, startTcpOrigin, type HttpOrigin, type TcpOrigin } from '../origins.js';
 
 let origin: HttpOrigin;

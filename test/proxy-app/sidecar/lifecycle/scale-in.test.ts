@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { EC2Client, RunInstancesCommand, CreateVpcCommand } from '@aws-sdk/client-ec2';
 import {
   CreateTargetGroupCommand,
@@ -10,9 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exchange, tunnel } from '../../client.js';
 import { run, startProxy, type Fleet, type Running } from '../../harness.js';
 import { startTcpOrigin, type TcpOrigin } from '../../origins.js';
+import { findMotoServer } from '../../../support/moto.js';
 import { startFakeAws, startFakeImds, type FakeAws, type FakeImds } from './stand-ins.js';
 
-const hasMoto = spawnSync('sh', ['-c', 'command -v moto_server']).status === 0;
+const motoServer = findMotoServer();
 const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 const region = 'us-east-1';
 
@@ -20,8 +20,8 @@ const region = 'us-east-1';
  * The termination lifecycle end to end, with the real proxy and sidecar processes: instance
  * metadata and the AWS APIs are local stand-ins, everything else is the product.
  */
-describe.skipIf(!hasMoto && !process.env.CI)(
-  `scale-in with an open tunnel${hasMoto ? '' : ' [SKIPPED: moto_server not on PATH]'}`,
+describe.skipIf(!motoServer && !process.env.CI)(
+  `scale-in with an open tunnel${motoServer ? '' : ' [SKIPPED: moto_server not on PATH]'}`,
   () => {
     let aws: FakeAws;
     let imds: FakeImds;
@@ -32,7 +32,7 @@ describe.skipIf(!hasMoto && !process.env.CI)(
     let targetGroupArn: string;
 
     beforeAll(async () => {
-      aws = await startFakeAws();
+      aws = await startFakeAws(motoServer ?? 'moto_server');
       const clientOptions = { region, credentials, endpoint: aws.url };
       const ec2 = new EC2Client(clientOptions);
       const elb = new ElasticLoadBalancingV2Client(clientOptions);

@@ -3,10 +3,9 @@
  * included) and the AWS APIs (moto's server, behind a recorder that also answers the two Auto
  * Scaling calls moto does not implement).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { freePort } from '../../harness.js';
+import { startMoto } from '../../../support/moto.js';
 
 async function listen(server: Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -76,12 +75,9 @@ export interface FakeAws {
 /** Calls moto_server does not implement; the recorder answers them as the service would. */
 const ANSWERED_HERE = new Set(['CompleteLifecycleAction', 'RecordLifecycleActionHeartbeat']);
 
-export async function startFakeAws(): Promise<FakeAws> {
-  const motoPort = await freePort();
-  const moto: ChildProcess = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(motoPort)], {
-    stdio: 'ignore',
-  });
-  await waitForHttp(`http://127.0.0.1:${motoPort}/moto-api/`);
+export async function startFakeAws(motoServer: string): Promise<FakeAws> {
+  const moto = await startMoto(motoServer);
+  const motoPort = Number(new URL(moto.endpoint).port);
   const calls: RecordedCall[] = [];
   const server = createServer(async (req, res) => {
     const body = await readBody(req);
@@ -110,21 +106,8 @@ export async function startFakeAws(): Promise<FakeAws> {
     url,
     calls,
     close: async () => {
-      moto.kill('SIGTERM');
+      await moto.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-async function waitForHttp(url: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    const ok = await fetch(url).then(
-      () => true,
-      () => false,
-    );
-    if (ok) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`${url} did not answer within 20 s`);
 }
