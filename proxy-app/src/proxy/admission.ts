@@ -7,15 +7,14 @@ const OVER_LIMIT = Symbol('egress-proxy.overLimit');
 type MarkedSocket = Socket & { [OVER_LIMIT]?: boolean };
 
 /**
- * Counts a new client connection against `limits.maxConnections`. One over the limit is not
- * dropped silently: it is marked, and its first request gets a 503 it can act on.
+ * Counts a new client connection against `limits.maxConnections`; the caller releases an admitted
+ * one when it closes. One over the limit is not dropped silently: it is marked, and its first
+ * request gets a 503 it can act on.
  */
-export function admitConnection(context: WorkerContext, socket: Socket): void {
-  if (!context.limit.admit()) {
-    (socket as MarkedSocket)[OVER_LIMIT] = true;
-    return;
-  }
-  socket.once('close', () => context.limit.release());
+export function admitConnection(context: WorkerContext, socket: Socket): boolean {
+  if (context.limit.admit()) return true;
+  (socket as MarkedSocket)[OVER_LIMIT] = true;
+  return false;
 }
 
 /** Why a request on this connection must be refused before looking at it, if it must. */

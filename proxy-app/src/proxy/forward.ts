@@ -58,7 +58,10 @@ export class Forwarder {
       if (denial) throw ProxyError.fromDenial(denial);
 
       const abort = new AbortController();
-      res.once('close', () => abort.abort());
+      // Only a client that left early aborts the upstream exchange (an abort builds a DOMException).
+      res.once('close', () => {
+        if (!res.writableFinished) abort.abort();
+      });
       const hasBody =
         req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
       const upstream = await this.agent.request({

@@ -41,8 +41,11 @@ export function createProxyServer(context: WorkerContext): { server: Server; for
 
   server.on('connection', (socket: Socket) => {
     metrics.openConnections.inc();
-    socket.once('close', () => metrics.openConnections.dec());
-    admitConnection(context, socket);
+    const admitted = admitConnection(context, socket);
+    socket.on('close', () => {
+      metrics.openConnections.dec();
+      if (admitted) context.limit.release();
+    });
   });
   server.on('connect', (req, socket: Socket, head: Buffer) => void handleConnect(context, req, socket, head));
   server.on('request', (req, res) => void forwarder.handle(req, res));
