@@ -103,11 +103,9 @@ export class Forwarder {
       bodyTimeout: timeouts.idleMs,
       connect: (options, callback) => {
         const hostname = options.hostname.replace(/^\[(.*)\]$/, '$1');
-        const destination: Destination = {
-          host: hostname,
-          port: Number(options.port),
-          ip: parseIp(hostname),
-        };
+        // undici passes the URL's port, which is empty for the scheme's default (80).
+        const port = Number(options.port || 80);
+        const destination: Destination = { host: hostname, port, ip: parseIp(hostname) };
         openUpstream(destination, this.context.upstream).then(
           (socket) => callback(null, socket),
           (error: Error) => callback(error, null),

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProxyAgent, request } from 'undici';
 import { dial, readResponse } from '../client.js';
@@ -84,6 +85,29 @@ describe('absolute-form forwarding', () => {
     expect(response.headers['x-private-hop']).toBeUndefined();
     expect(response.headers['keep-alive']).not.toBe('timeout=5');
     expect(response.headers['content-type']).toBe('text/plain');
+  });
+
+  it('forwards to the default port 80 when the URL names none', async (test) => {
+    // Port 80 needs root; 127.0.0.80 keeps clear of anything on 127.0.0.1:80.
+    const server = createServer((req, res) => res.end(`port 80 saw ${req.url}`));
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(80, '127.0.0.80', () => resolve(true));
+    });
+    if (!bound && !process.env.CI) test.skip('cannot listen on port 80 here (needs root)');
+    expect(bound).toBe(true);
+    const fleet80 = await startProxy({ allow: ['localhost'], allowPorts: [80], allowCidrs: ['127.0.0.0/8'] });
+    try {
+      const socket = await dial(fleet80.config.proxy.port);
+      socket.write('GET http://127.0.0.80/default HTTP/1.1\r\nHost: 127.0.0.80\r\nConnection: close\r\n\r\n');
+      const response = await readResponse(socket);
+      socket.destroy();
+      expect(response.status).toBe(200);
+      expect(response.body).toBe('port 80 saw /default');
+    } finally {
+      await fleet80.stop();
+      server.close();
+    }
   });
 
   it('works for an ordinary HTTP client configured with the proxy', async () => {
