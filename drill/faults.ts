@@ -1,0 +1,129 @@
+/** The failures the drill injects, one at a time. */
+import type { Instance } from './instance.js';
+import { setInternet } from './network.js';
+import { signalPid } from './processes.js';
+import type { ScenarioName } from './options.js';
+import { FAKE_READY, FAKE_WAITING } from './servers/protocol.js';
+
+export interface Fault {
+  readonly name: ScenarioName;
+  readonly title: string;
+  /**
+   * `replace`: one victim, expected to be detected and replaced. `hold`: a fleet-wide condition
+   * held for a while and then undone; no instance should be removed.
+   */
+  readonly kind: 'replace' | 'hold';
+  /** Injects; returns the injection time (epoch ms) and, for `hold`, how to undo it. */
+  inject(victim: Instance, fleet: readonly Instance[]): Promise<{ at: number; undo?: () => Promise<void> }>;
+}
+
+export interface Expectation {
+  readonly sidecarDetects: boolean;
+  /** `late`: not detected, or detected only after the sidecar check did. */
+  readonly naive: 'yes' | 'no' | 'late' | 'any';
+  readonly replaced: boolean;
+}
+
+export const EXPECTED: Readonly<Record<ScenarioName, Expectation>> = {
+  'proxy-killed': { sidecarDetects: true, naive: 'yes', replaced: true },
+  'proxy-hung': { sidecarDetects: true, naive: 'late', replaced: true },
+  'fake-200': { sidecarDetects: true, naive: 'late', replaced: true },
+  'probe-denied': { sidecarDetects: true, naive: 'any', replaced: true },
+  'sidecar-killed': { sidecarDetects: true, naive: 'no', replaced: true },
+  'internet-outage': { sidecarDetects: false, naive: 'no', replaced: false },
+  'allowlist-emptied': { sidecarDetects: false, naive: 'no', replaced: false },
+};
+
+const LAUNCH_MS = 10_000;
+
+export const FAULTS: Readonly<Record<ScenarioName, Fault>> = {
+  'proxy-killed': {
+    name: 'proxy-killed',
+    title: 'proxy killed (SIGKILL, not restarted)',
+    kind: 'replace',
+    inject: (victim) => {
+      victim.proxy?.signalTree('SIGKILL');
+      return Promise.resolve({ at: Date.now() });
+    },
+  },
+  'proxy-hung': {
+    name: 'proxy-hung',
+    title: 'proxy hung (SIGSTOP primary + workers)',
+    kind: 'replace',
+    inject: (victim) => {
+      victim.proxy?.signalTree('SIGSTOP');
+      return Promise.resolve({ at: Date.now() });
+    },
+  },
+  'fake-200': {
+    name: 'fake-200',
+    title: 'proxy replaced by a fake answering 200',
+    kind: 'replace',
+    inject: async (victim) => {
+      const fake = victim.startFake();
+      await fake.waitForLine(FAKE_WAITING, LAUNCH_MS);
+      victim.proxy?.signalTree('SIGKILL');
+      const at = Date.now();
+      await fake.waitForLine(FAKE_READY, LAUNCH_MS);
+      return { at };
+    },
+  },
+  'probe-denied': {
+    name: 'probe-denied',
+    title: 'policy denies the probe (proxy restarted with a config whose probe port is not the sidecar’s)',
+    kind: 'replace',
+    inject: async (victim) => {
+      // The probe target (loopback on health.port) is exempt from the allowlist by design, so an
+      // allowlist edit cannot deny it. What can: a proxy config that disagrees with the sidecar
+      // about the health port. Then 127.0.0.1:8081 is an IP literal outside allowCidrs: 403.
+      const broken = victim.writeConfig(victim.file('config-probe-denied.json'), { healthPort: 8082 });
+      victim.proxy?.signalTree('SIGKILL');
+      const at = Date.now();
+      await victim.proxy?.exited;
+      victim.proxy = victim.startProxy(broken);
+      await victim.proxy.waitForLine('proxy listening', LAUNCH_MS);
+      return { at };
+    },
+  },
+  'sidecar-killed': {
+    name: 'sidecar-killed',
+    title: 'sidecar killed (proxy still fine)',
+    kind: 'replace',
+    inject: (victim) => {
+      victim.sidecar?.signalTree('SIGKILL');
+      return Promise.resolve({ at: Date.now() });
+    },
+  },
+  'internet-outage': {
+    name: 'internet-outage',
+    title: 'internet cut off (origins unreachable)',
+    kind: 'hold',
+    inject: async () => {
+      await setInternet(false);
+      return { at: Date.now(), undo: () => setInternet(true) };
+    },
+  },
+  'allowlist-emptied': {
+    name: 'allowlist-emptied',
+    title: 'allowlist emptied on every instance (SIGHUP reload)',
+    kind: 'hold',
+    inject: async (_victim, fleet) => {
+      const reload = async (allow?: readonly string[]): Promise<void> => {
+        await Promise.all(
+          fleet.map(async (instance) => {
+            instance.writeConfig(instance.configFile, allow ? { allow } : {});
+            const proxy = instance.proxy;
+            if (!proxy) return;
+            proxy.tail.length = 0;
+            const reloaded = proxy.waitForLine('policy reloaded', LAUNCH_MS);
+            // The primary only: it reloads and tells its workers (which do not handle SIGHUP).
+            signalPid(proxy.pid, 'SIGHUP');
+            await reloaded;
+          }),
+        );
+      };
+      await reload(['nothing.drill']);
+      return { at: Date.now(), undo: () => reload() };
+    },
+  },
+};

@@ -1,0 +1,129 @@
+/**
+ * One "EC2 instance": its own namespace and address on the bridge, running the built proxy and
+ * sidecar with the production config shape, as the image's systemd units would.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { run } from './exec.js';
+import { HEALTH_PORT, PROXY_PORT } from './haproxy.js';
+import {
+  attach,
+  deleteNamespace,
+  INTERNET_SUBNET,
+  instanceIp,
+  instanceNamespace,
+  ORIGIN_IP,
+  ORIGIN_NAME,
+  writeHostsFile,
+} from './network.js';
+import type { DrillOptions } from './options.js';
+import { spawnInNamespace, type NsProcess } from './processes.js';
+import { DIST, spawnScript } from './scripts.js';
+
+export interface ConfigChanges {
+  readonly allow?: readonly string[];
+  /** The proxy's idea of the sidecar's port (its probe-target exemption). */
+  readonly healthPort?: number;
+}
+
+export function instanceConfig(options: DrillOptions, changes: ConfigChanges = {}): object {
+  return {
+    proxy: { host: '0.0.0.0', port: PROXY_PORT, workers: 1 },
+    health: { host: '0.0.0.0', port: changes.healthPort ?? HEALTH_PORT },
+    metrics: { host: '127.0.0.1', port: 9464 },
+    allow: changes.allow ?? [ORIGIN_NAME],
+    // 8080 only for `--forward-port 8080`.
+    allowPorts: [80, 443, 8080],
+    allowCidrs: [INTERNET_SUBNET],
+    probe: { timeoutMs: options.check.probeTimeoutMs, cacheMs: options.check.probeCacheMs },
+    timeouts: { drainMs: 2_000 },
+    // info: the readiness lines ("proxy listening", "sidecar listening", "policy reloaded").
+    log: { level: 'info' },
+  };
+}
+
+export class Instance {
+  readonly ns: string;
+  readonly ip: string;
+  /** The server name in both HAProxy backends. */
+  readonly server: string;
+  readonly configFile: string;
+  proxy: NsProcess | undefined;
+  sidecar: NsProcess | undefined;
+  fake: NsProcess | undefined;
+  destroyed = false;
+
+  private constructor(
+    readonly index: number,
+    private readonly dir: string,
+    private readonly options: DrillOptions,
+  ) {
+    this.ns = instanceNamespace(index);
+    this.ip = instanceIp(index);
+    this.server = `i${index}`;
+    this.configFile = join(dir, 'config.json');
+  }
+
+  /** Creates the namespace and starts both services; "boot" ends when both listen. */
+  static async launch(index: number, runDir: string, options: DrillOptions): Promise<Instance> {
+    const dir = join(runDir, instanceNamespace(index));
+    mkdirSync(dir, { recursive: true });
+    const instance = new Instance(index, dir, options);
+    try {
+      writeHostsFile(instance.ns, { [ORIGIN_NAME]: ORIGIN_IP });
+      await attach(instance.ns, `v${index}`, instance.ip);
+      instance.writeConfig(instance.configFile);
+      instance.proxy = instance.startProxy();
+      instance.sidecar = spawnInNamespace(`${instance.ns} sidecar`, instance.ns, process.execPath, [
+        DIST.sidecar,
+        '--config',
+        instance.configFile,
+      ]);
+      await Promise.all([
+        instance.proxy.waitForLine('proxy listening', options.launchTimeoutMs),
+        instance.sidecar.waitForLine('sidecar listening', options.launchTimeoutMs),
+      ]);
+      return instance;
+    } catch (error) {
+      await instance.destroy();
+      throw error;
+    }
+  }
+
+  writeConfig(file: string, changes: ConfigChanges = {}): string {
+    writeFileSync(file, `${JSON.stringify(instanceConfig(this.options, changes), null, 2)}\n`);
+    return file;
+  }
+
+  startProxy(configFile = this.configFile): NsProcess {
+    return spawnInNamespace(`${this.ns} proxy`, this.ns, process.execPath, [
+      DIST.proxy,
+      '--config',
+      configFile,
+    ]);
+  }
+
+  /** A file in this instance's scratch directory. */
+  file(name: string): string {
+    return join(this.dir, name);
+  }
+
+  startFake(): NsProcess {
+    this.fake = spawnScript(`${this.ns} fake proxy`, this.ns, 'fake-proxy', [String(PROXY_PORT)]);
+    return this.fake;
+  }
+
+  /** The sidecar's answer to /healthcheck, asked from inside the instance (for the log). */
+  async healthcheck(): Promise<string> {
+    const script = `fetch('http://127.0.0.1:${HEALTH_PORT}/healthcheck',{signal:AbortSignal.timeout(1000)}).then(async r=>console.log(r.status,await r.text()),e=>console.log('no answer:',e.cause?.code??e.message))`;
+    const { stdout } = await run('ip', ['netns', 'exec', this.ns, process.execPath, '-e', script], 3_000);
+    return stdout.trim();
+  }
+
+  /** "Terminate": every process, the namespace (and with it the veth), the hosts file. */
+  async destroy(): Promise<void> {
+    this.destroyed = true;
+    await Promise.all([this.proxy?.kill(), this.sidecar?.kill(), this.fake?.kill()]);
+    await deleteNamespace(this.ns);
+  }
+}

@@ -1,0 +1,103 @@
+/** Turns what the drill observed into per-scenario outcomes and a table. */
+import { seconds } from './exec.js';
+import { EXPECTED, type Expectation } from './faults.js';
+import type { ScenarioName } from './options.js';
+import type { Tally } from './traffic.js';
+
+export interface ScenarioResult {
+  readonly name: ScenarioName;
+  readonly title: string;
+  readonly kind: 'replace' | 'hold';
+  readonly victim: string | undefined;
+  /** Milliseconds from the injection; undefined: not detected. */
+  readonly sidecarDetectMs: number | undefined;
+  readonly naiveDetectMs: number | undefined;
+  /** How long the naive check could have seen the fault (until the victim was deregistered). */
+  readonly naiveWatchedMs: number;
+  /** Injection to the replacement passing the healthy threshold. */
+  readonly replacedMs: number | undefined;
+  readonly replacement: string | undefined;
+  /** Instances the group terminated during the scenario. */
+  readonly removed: readonly string[];
+  /** Instances the sidecar-checked backend held down during the scenario. */
+  readonly heldDown: readonly string[];
+  readonly clients: { readonly sidecar: Tally; readonly naive: Tally };
+  readonly durationMs: number;
+}
+
+export interface Verdict {
+  readonly ok: boolean;
+  readonly problems: readonly string[];
+}
+
+export function judge(result: ScenarioResult, expected: Expectation = EXPECTED[result.name]): Verdict {
+  const problems: string[] = [];
+  const sidecar = result.sidecarDetectMs !== undefined;
+  if (expected.sidecarDetects && !sidecar) problems.push('sidecar check did not detect it');
+  if (!expected.sidecarDetects && result.heldDown.length > 0) {
+    problems.push(`sidecar check marked ${result.heldDown.join(', ')} down`);
+  }
+  const naive = result.naiveDetectMs;
+  if (expected.naive === 'yes' && naive === undefined) problems.push('naive check did not detect it');
+  if (expected.naive === 'no' && naive !== undefined) problems.push('naive check detected it');
+  if (expected.naive === 'late' && naive !== undefined && naive < (result.sidecarDetectMs ?? Infinity)) {
+    problems.push('naive check detected it before the sidecar check');
+  }
+  if (expected.replaced && result.replacedMs === undefined) problems.push('not replaced');
+  if (expected.replaced && result.victim && !result.removed.includes(result.victim)) {
+    problems.push(`${result.victim} not terminated`);
+  }
+  const others = result.removed.filter((server) => server !== result.victim);
+  if (others.length > 0) problems.push(`also removed ${others.join(', ')}`);
+  return { ok: problems.length === 0, problems };
+}
+
+const detected = (ms: number | undefined, watchedMs?: number): string =>
+  ms === undefined
+    ? watchedMs === undefined
+      ? 'no'
+      : `no (watched ${seconds(watchedMs)} s)`
+    : `yes, ${seconds(ms)} s`;
+
+const failures = (tally: Tally): string => {
+  const top = tally.reasons[0];
+  return `${tally.failed}/${tally.total}${top ? ` (${top[0]}${tally.reasons.length > 1 ? ', …' : ''})` : ''}`;
+};
+
+export const COLUMNS = [
+  'Scenario',
+  'Sidecar check (target group): detected',
+  'Naive TCP check: detected',
+  'Replaced (new one healthy)',
+  'Client failures via sidecar LB',
+  'Client failures via naive LB',
+  'Instances removed',
+  'As expected',
+] as const;
+
+export function row(result: ScenarioResult): string[] {
+  const verdict = judge(result);
+  const expected = EXPECTED[result.name];
+  const removed = result.removed.length ? result.removed.join(', ') : 'none';
+  return [
+    result.title,
+    detected(result.sidecarDetectMs),
+    detected(result.naiveDetectMs, result.kind === 'replace' ? result.naiveWatchedMs : undefined),
+    result.replacedMs === undefined
+      ? 'no'
+      : `yes, ${seconds(result.replacedMs)} s (${result.replacement ?? '?'})`,
+    failures(result.clients.sidecar),
+    failures(result.clients.naive),
+    expected.replaced ? removed : `${removed} (expected none)`,
+    verdict.ok ? 'yes' : `NO: ${verdict.problems.join('; ')}`,
+  ];
+}
+
+/** A Markdown table (also readable on a terminal). */
+export function table(results: readonly ScenarioResult[]): string {
+  const rows = [[...COLUMNS], ...results.map(row)];
+  const widths = COLUMNS.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  return [line(rows[0] ?? []), line(widths.map((w) => '-'.repeat(w))), ...rows.slice(1).map(line)].join('\n');
+}

@@ -1,0 +1,44 @@
+/** What the drill's helper processes print and exchange (no side effects: imported by both sides). */
+
+export const ORIGIN_READY = 'origin listening';
+export const ORIGIN_PORTS = [80, 443, 8080] as const;
+/** What the origin answers to `/echo?n=NONCE`. */
+export const originAnswer = (nonce: string): string => `origin:${nonce}`;
+
+export const FAKE_WAITING = 'fake proxy waiting for the port';
+export const FAKE_READY = 'fake proxy listening';
+
+export const TRAFFIC_READY = 'traffic started';
+
+export interface TrafficTarget {
+  /** Which load balancer: a label carried into every result. */
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface TrafficSpec {
+  readonly targets: readonly TrafficTarget[];
+  /** Destination host name the proxies resolve (the origin). */
+  readonly originHost: string;
+  /** Port of the absolute-form requests (CONNECT always goes to 443). */
+  readonly forwardPort: number;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly maxInFlight: number;
+  readonly maxDurationMs: number;
+}
+
+export type TrafficMode = 'forward' | 'tunnel';
+
+/** One request's outcome, one JSON line each on the traffic client's stdout. */
+export interface TrafficResult {
+  readonly target: string;
+  readonly mode: TrafficMode;
+  /** Epoch ms when the request started. */
+  readonly start: number;
+  readonly ms: number;
+  readonly ok: boolean;
+  /** For a failure: status, wrong body, reset, timeout... */
+  readonly error?: string;
+}

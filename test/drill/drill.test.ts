@@ -1,0 +1,94 @@
+/**
+ * Runs the short fleet drill (drill/run.ts --short): namespaces, HAProxy as the NLB stand-in, a
+ * group controller, and every fault while a client sends traffic. Needs root, haproxy and ip;
+ * without them it is skipped, except under CI (which installs them), where it fails.
+ */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { runDrill } from '../../drill/drill.js';
+import { INSTALL_HINT, missingBuild, missingPrerequisites } from '../../drill/prereqs.js';
+import type { ScenarioResult } from '../../drill/report.js';
+import { formatReport, parseArgs } from '../../drill/run.js';
+
+/** The short drill's own budget is 85 s; this leaves room for cleanup. */
+const TIMEOUT_MS = 150_000;
+
+const missing = await missingPrerequisites();
+const skipReason = `needs ${missing.join(', ')}: ${INSTALL_HINT}`;
+const mustRun = Boolean(process.env.CI);
+
+describe('fleet drill (short)', () => {
+  if (missing.length > 0 && !mustRun) {
+    it.skip(`detects, replaces, and leaves healthy instances alone [SKIPPED: ${skipReason}]`, () =>
+      undefined);
+    return;
+  }
+
+  it('detects, replaces, and leaves healthy instances alone', { timeout: TIMEOUT_MS }, async () => {
+    if (missing.length > 0) throw new Error(`CI is set but the drill cannot run: ${skipReason}`);
+    if (missingBuild().length > 0) {
+      execFileSync(process.execPath, ['proxy-app/build.mjs'], {
+        cwd: fileURLToPath(new URL('../..', import.meta.url)),
+        stdio: 'ignore',
+      });
+    }
+    const log: string[] = [];
+    const report = await runDrill(parseArgs(['--short'], (line) => log.push(line)));
+    const context = `${formatReport(report)}\n\n${log.join('\n')}`;
+    const scenario = (name: ScenarioResult['name']): ScenarioResult => {
+      const found = report.results.find((r) => r.name === name);
+      if (!found) throw new Error(`no result for ${name}\n${context}`);
+      return found;
+    };
+
+    expect(report.results.map((r) => r.name)).toEqual([
+      'proxy-killed',
+      'proxy-hung',
+      'fake-200',
+      'probe-denied',
+      'sidecar-killed',
+      'internet-outage',
+      'allowlist-emptied',
+    ]);
+
+    for (const name of [
+      'proxy-killed',
+      'proxy-hung',
+      'fake-200',
+      'probe-denied',
+      'sidecar-killed',
+    ] as const) {
+      const result = scenario(name);
+      expect.soft(result.sidecarDetectMs, `${name}: detected by the sidecar check\n${context}`).toBeDefined();
+      expect.soft(result.replacedMs, `${name}: replaced\n${context}`).toBeDefined();
+      expect.soft(result.removed, `${name}: only the victim terminated\n${context}`).toEqual([result.victim]);
+    }
+
+    // What a TCP check cannot see: not detected at all, or only after the sidecar check.
+    for (const name of ['proxy-hung', 'fake-200'] as const) {
+      const { naiveDetectMs, sidecarDetectMs } = scenario(name);
+      const late = naiveDetectMs === undefined || naiveDetectMs >= (sidecarDetectMs ?? Infinity);
+      expect
+        .soft(late, `${name}: the naive TCP check should miss it (${naiveDetectMs} ms)\n${context}`)
+        .toBe(true);
+    }
+
+    // An internet outage is not the instances' fault: nothing is marked down or removed...
+    const outage = scenario('internet-outage');
+    expect.soft(outage.heldDown, `internet-outage: marked down\n${context}`).toEqual([]);
+    expect.soft(outage.removed, `internet-outage: removed\n${context}`).toEqual([]);
+    // ...although clients did see it (so the outage really happened).
+    expect
+      .soft(outage.clients.sidecar.failed, `internet-outage: client failures\n${context}`)
+      .toBeGreaterThan(0);
+
+    // By design the probe does not depend on the allowlist: a bad allowlist is not a reason to
+    // replace instances (a new one would get the same config).
+    const allowlist = scenario('allowlist-emptied');
+    expect.soft(allowlist.removed, `allowlist-emptied: removed\n${context}`).toEqual([]);
+    expect.soft(allowlist.clients.sidecar.failed, `allowlist-emptied: denied\n${context}`).toBeGreaterThan(0);
+
+    expect(report.ok, context).toBe(true);
+  });
+});
