@@ -108,8 +108,11 @@ export class Prober {
 }
 
 function describeFailure(error: unknown, timeoutMs: number): string {
-  const { name, code, message } = error as { name?: string; code?: string; message?: string };
-  if (name === 'TimeoutError' || name === 'AbortError' || /TIMEOUT/.test(code ?? '')) {
+  const { name, code, message = '' } = error as { name?: string; code?: string; message?: string };
+  // undici reports a refused CONNECT as an abort carrying the proxy's status.
+  const refused = /Proxy response \((\d+)\)/.exec(message);
+  if (refused) return `proxy answered ${refused[1]} to CONNECT`;
+  if (name === 'TimeoutError' || /TIMEOUT/.test(code ?? '')) {
     return `no answer through the proxy within ${timeoutMs} ms`;
   }
   const cause = (error as { cause?: { code?: string } }).cause?.code;

@@ -108,6 +108,26 @@ describe('/healthcheck', () => {
   });
 });
 
+describe('probe failure reasons', () => {
+  it('names the status a proxy refused both modes with, without waiting for the timeout', async () => {
+    await fleet.proxy.stop();
+    const refusing = await fakeProxy(
+      fleet.config.proxy.port,
+      'HTTP/1.1 403 Forbidden\r\nx-egress-proxy-reason: host_not_allowed\r\nContent-Length: 0\r\n\r\n',
+    );
+    try {
+      await expect.poll(async () => (await health()).status, { timeout: 5_000 }).toBe(503);
+      const answer = await health();
+      expect(answer.body.modes?.forward?.reason).toBe('proxy answered 403 (host_not_allowed)');
+      expect(answer.body.modes?.tunnel?.reason).toBe('proxy answered 403 to CONNECT');
+    } finally {
+      await new Promise((resolve) => refusing.close(resolve));
+    }
+    await restartProxy();
+    await expect.poll(async () => (await health()).status, { timeout: 5_000 }).toBe(200);
+  });
+});
+
 describe('other endpoints', () => {
   it('/target echoes a hex nonce and refuses anything else', async () => {
     const echo = await exchange(
@@ -145,10 +165,13 @@ describe('other endpoints', () => {
   });
 });
 
-/** Accepts TCP on the proxy port and answers every request with 200 "ok", forwarding nothing. */
-async function fakeProxy(port: number): Promise<Server> {
+/** Accepts TCP on the proxy port and gives every request the same answer, forwarding nothing. */
+async function fakeProxy(
+  port: number,
+  answer = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+): Promise<Server> {
   const server = createServer((socket) => {
-    socket.on('data', () => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
+    socket.on('data', () => socket.write(answer));
     socket.on('error', () => socket.destroy());
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
