@@ -1,0 +1,56 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { buildInstanceConfig, withLifecycle } from '../lib/instance-config.js';
+import { CONTEXT_PREFIX, settingsFromContext } from '../lib/settings.js';
+import { proxyUserData } from '../lib/user-data.js';
+import { REPO_ROOT } from './paths.js';
+
+/** A destination served inside the guest (vm/boot.ts maps it to the guest's own address). */
+export const ORIGIN_HOST = 'origin.vm.test';
+/** The guest's address on QEMU user networking. */
+export const GUEST_ADDRESS = '10.0.2.15';
+/** Stands in for the stack's target group ARN (a token at synth). */
+export const TEST_TARGET_GROUP_ARN =
+  'arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/vm-test/0';
+/** Stands in for the stack's log group name (a token at synth). */
+export const TEST_LOG_GROUP = 'egress-proxy-vm-test';
+
+export interface RenderedUserData {
+  readonly script: string;
+  /** The settings' allowlist and allowCidrs as the test changed them. */
+  readonly allow: readonly string[];
+  readonly allowCidrs: readonly string[];
+}
+
+/**
+ * The user data the CDK app renders for a default deployment: cdk.json's context read by the app's
+ * own `settingsFromContext`, `buildInstanceConfig` and `proxyUserData`, the functions the fleet
+ * uses for its launch template, with the lifecycle section the fleet adds (its target group ARN
+ * and region are tokens at synth, fixed strings here). The other difference is the policy: ORIGIN_HOST is added to the
+ * allowlist and the guest's address to allowCidrs, since cdk.json allows only AWS endpoints, which
+ * the guest cannot reach.
+ */
+export function renderUserData(): RenderedUserData {
+  const cdkJson = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')) as {
+    context: Record<string, unknown>;
+  };
+  const context = { ...cdkJson.context };
+  const allow = [...(context[`${CONTEXT_PREFIX}allow`] as string[]), ORIGIN_HOST];
+  const allowCidrs = [
+    ...((context[`${CONTEXT_PREFIX}allowCidrs`] as string[] | undefined) ?? []),
+    `${GUEST_ADDRESS}/32`,
+  ];
+  context[`${CONTEXT_PREFIX}allow`] = allow;
+  context[`${CONTEXT_PREFIX}allowCidrs`] = allowCidrs;
+  const app = new App({ context });
+  // As the fleet does: lifecycle on. The guest has no metadata service, so the sidecar keeps
+  // retrying it in the background, which also shows /healthcheck does not depend on it.
+  const config = withLifecycle(buildInstanceConfig(settingsFromContext(app.node)), {
+    enabled: true,
+    region: 'us-east-1',
+    targetGroupArn: TEST_TARGET_GROUP_ARN,
+  });
+  const script = proxyUserData({ config, logGroupName: TEST_LOG_GROUP }).render();
+  return { script, allow, allowCidrs };
+}
