@@ -11,6 +11,7 @@ import { asProxyError, ProxyError } from './errors.js';
 import { Exchange } from './exchange.js';
 import { checkFraming } from './framing.js';
 import { endToEndRequestHeaders, endToEndResponseHeaders } from './hop-by-hop.js';
+import { ResponseRelay } from './response-relay.js';
 import { openUpstream } from './upstream.js';
 
 /**
@@ -47,7 +48,7 @@ export class Forwarder {
     context.forwardsInFlight++;
     res.once('close', () => context.forwardsInFlight--);
     let bytesUp = 0;
-    let bytesDown = 0;
+    let relay: ResponseRelay | undefined;
     try {
       const refusal = admissionError(context, req.socket) ?? originFormError(req) ?? checkFraming(req);
       if (refusal) throw refusal;
@@ -57,31 +58,26 @@ export class Forwarder {
       const denial = context.policy.checkDestination(destination, clientAddress(req.socket.remoteAddress));
       if (denial) throw ProxyError.fromDenial(denial);
 
-      const abort = new AbortController();
-      // Only a client that left early aborts the upstream exchange (an abort builds a DOMException).
-      res.once('close', () => {
-        if (!res.writableFinished) abort.abort();
-      });
       const hasBody =
         req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
-      const upstream = await this.agent.request({
-        origin: origin(destination),
-        path,
-        method: req.method as Dispatcher.HttpMethod,
-        headers: [...endToEndRequestHeaders(req.rawHeaders, req.headers.connection), 'host', authority],
-        // undici streams async iterables with backpressure (Dispatcher.md); its typings omit them.
-        body: hasBody ? (counted(req, (size) => (bytesUp += size)) as unknown as Readable) : null,
-        signal: abort.signal,
+      let settle!: (error?: Error) => void;
+      const settled = new Promise<void>((resolve, reject) => {
+        settle = (error) => (error ? reject(error) : resolve());
       });
-      if (context.draining) res.shouldKeepAlive = false;
-      res.writeHead(upstream.statusCode, endToEndResponseHeaders(upstream.headers));
-      upstream.body.on('data', (chunk: Buffer) => (bytesDown += chunk.length));
-      await new Promise<void>((resolve, reject) => {
-        upstream.body.once('error', reject);
-        res.once('close', resolve);
-        upstream.body.pipe(res);
-      });
-      exchange.finish({ decision: 'allowed', status: upstream.statusCode, bytesUp, bytesDown });
+      relay = new ResponseRelay(res, () => context.draining, settle);
+      this.agent.dispatch(
+        {
+          origin: origin(destination),
+          path,
+          method: req.method as Dispatcher.HttpMethod,
+          headers: [...endToEndRequestHeaders(req.rawHeaders, req.headers.connection), 'host', authority],
+          // undici streams async iterables with backpressure (Dispatcher.md); its typings omit them.
+          body: hasBody ? (counted(req, (size) => (bytesUp += size)) as unknown as Readable) : null,
+        },
+        relay,
+      );
+      await settled;
+      exchange.finish({ decision: 'allowed', status: relay.status, bytesUp, bytesDown: relay.bytesDown });
     } catch (error) {
       const failure = upstreamFailure(error);
       if (res.headersSent) res.destroy();
@@ -90,7 +86,7 @@ export class Forwarder {
         decision: failure.decision,
         status: failure.status,
         bytesUp,
-        bytesDown,
+        bytesDown: relay?.bytesDown ?? 0,
         error: failure,
       });
     }
