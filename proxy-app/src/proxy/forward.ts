@@ -10,7 +10,7 @@ import type { WorkerContext } from './context.js';
 import { asProxyError, ProxyError } from './errors.js';
 import { Exchange } from './exchange.js';
 import { checkFraming } from './framing.js';
-import { endToEndRequestHeaders, endToEndResponseHeaders } from './hop-by-hop.js';
+import { endToEndRequestHeaders } from './hop-by-hop.js';
 import { ResponseRelay } from './response-relay.js';
 import { openUpstream } from './upstream.js';
 
