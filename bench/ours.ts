@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { OriginPorts } from './loopback-origin.js';
-import { freePort } from './ports.js';
+import { freePort } from '../test/support/free-port.js';
 import { processTree, signalEach, waitGone } from './proc.js';
 import type { RunningProxy } from './target.js';
 import { dial } from './client/dial.js';

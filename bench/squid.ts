@@ -8,7 +8,7 @@ import { chmodSync, closeSync, existsSync, openSync, readFileSync, writeFileSync
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { OriginPorts } from './loopback-origin.js';
-import { freePort } from './ports.js';
+import { freePort } from '../test/support/free-port.js';
 import { processTree, signalEach, waitGone } from './proc.js';
 import type { RunningProxy } from './target.js';
 

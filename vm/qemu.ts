@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 /** In the run folder: QEMU's PID, for the cleanup after a test process that died (vm/boot.ts). */
@@ -110,18 +109,4 @@ export function startVm(options: VmOptions): Vm {
       log.end();
     },
   };
-}
-
-/** A port free on 127.0.0.1 right now (the OS picks; QEMU binds it a moment later). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
 }
