@@ -19,6 +19,8 @@ export const DEFAULT_IMAGE_DIRECTORY = fileURLToPath(new URL('../image', import.
 
 const BUNDLE_FILES = ['proxy.js', 'sidecar.js', 'package.json'];
 const COMPONENT_FILE = 'component.yaml';
+/** Image Builder runs a component in the test stage only if its document has the test phase alone. */
+const TEST_COMPONENT_FILE = 'test-component.yaml';
 
 export interface ProxyImageProps {
   /** The VPC the build and test instances run in; they need egress to S3, SSM and the OS repositories. */
@@ -81,13 +83,10 @@ export class ProxyImage extends Construct {
         );
       }
     }
-    const componentPath = join(imageDirectory, COMPONENT_FILE);
-    if (!existsSync(componentPath)) {
-      throw new EgressProxyValidationError(
-        'imageDirectory',
-        `(${imageDirectory}) has no ${COMPONENT_FILE}`,
-        this,
-      );
+    for (const file of [COMPONENT_FILE, TEST_COMPONENT_FILE]) {
+      if (!existsSync(join(imageDirectory, file))) {
+        throw new EgressProxyValidationError('imageDirectory', `(${imageDirectory}) has no ${file}`, this);
+      }
     }
     const buildInstanceType =
       props.buildInstanceType ??
@@ -174,7 +173,15 @@ export class ProxyImage extends Construct {
       platform: 'Linux',
       supportedOsVersions: ['Amazon Linux 2023'],
       description: 'Installs the egress proxy and sidecar (units disabled) and tests /healthcheck',
-      data: readFileSync(componentPath, 'utf8'),
+      data: readFileSync(join(imageDirectory, COMPONENT_FILE), 'utf8'),
+    });
+    const testComponent = new imagebuilder.CfnComponent(this, 'TestComponent', {
+      name: `${prefix}-test-${this.contentHash}`,
+      version: '1.0.0',
+      platform: 'Linux',
+      supportedOsVersions: ['Amazon Linux 2023'],
+      description: 'Requires /healthcheck to answer 200 on an instance launched from the new image',
+      data: readFileSync(join(imageDirectory, TEST_COMPONENT_FILE), 'utf8'),
     });
 
     const parentImage = `ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-${this.architecture}`;
@@ -191,6 +198,7 @@ export class ProxyImage extends Construct {
             { name: 'ImageFilesS3Uri', value: [imageFiles.s3ObjectUrl] },
           ],
         },
+        { componentArn: testComponent.attrArn },
       ],
       blockDeviceMappings: [
         {

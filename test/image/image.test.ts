@@ -134,14 +134,21 @@ describe('scripts', () => {
   });
 });
 
-describe('component document', () => {
+describe('component documents', () => {
   const doc = readFileSync(join(imageDir, 'component.yaml'), 'utf8');
+  const testDoc = readFileSync(join(imageDir, 'test-component.yaml'), 'utf8');
+  const phasesOf = (text: string): (string | undefined)[] =>
+    [...text.matchAll(/^ {2}- name: (\w+)$/gm)].map((m) => m[1]);
 
-  it('has build, validate and test phases, and the latter two require /healthcheck 200', () => {
-    const phases = [...doc.matchAll(/^ {2}- name: (\w+)$/gm)].map((m) => m[1]);
-    expect(phases).toEqual(['build', 'validate', 'test']);
-    expect(doc.match(/smoke-test\.sh/g)).toHaveLength(2);
+  it('build component: build and validate phases, validate requires /healthcheck 200', () => {
+    expect(phasesOf(doc)).toEqual(['build', 'validate']);
+    expect(doc.match(/smoke-test\.sh/g)).toHaveLength(1);
     expect(readFileSync(join(imageDir, 'smoke-test.sh'), 'utf8')).toMatch(/== 200/);
+  });
+
+  it('test component: the test phase alone (else Image Builder skips it in the test stage)', () => {
+    expect(phasesOf(testDoc)).toEqual(['test']);
+    expect(testDoc).toContain('/usr/libexec/egress-proxy/smoke-test.sh');
   });
 
   it('runs only scripts that exist in image/', () => {

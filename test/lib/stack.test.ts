@@ -313,6 +313,11 @@ describe('EgressProxy stack', () => {
               { Name: 'ImageFilesS3Uri', Value: [Match.anyValue()] },
             ],
           }),
+          {
+            ComponentArn: {
+              'Fn::GetAtt': [logicalId('AWS::ImageBuilder::Component', 'ImageTestComponent'), 'Arn'],
+            },
+          },
         ],
       });
       template.hasResourceProperties('AWS::ImageBuilder::Image', {
