@@ -8,6 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { EgressProxyConfig } from '../proxy-app/src/config/index.js';
+import { AccessLogAlarms } from './access-log-alarms.js';
 import { EgressProxyValidationError } from './errors.js';
 import { managedPolicyFinding } from './nag.js';
 import { validateTimingChain, type TimingEstimate } from './timing.js';
@@ -122,6 +123,8 @@ export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam
   readonly unhealthyHostsAlarm: cloudwatch.Alarm;
   readonly healthyHostsBelowMinimumAlarm: cloudwatch.Alarm;
   readonly failOpenAlarm: cloudwatch.Alarm;
+  /** Most requests denied: a policy outage that health checks cannot see (see `AccessLogAlarms`). */
+  readonly deniedShareAlarm: cloudwatch.Alarm;
   /** `http://<nlb-dns>:<port>`. */
   readonly proxyUrl: string;
   readonly timing: TimingEstimate;
@@ -371,6 +374,10 @@ export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam
       evaluationPeriods: 2,
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
+
+    this.deniedShareAlarm = new AccessLogAlarms(this, 'AccessLog', {
+      logGroup: this.logGroup,
+    }).deniedShareAlarm;
 
     this.proxyUrl = `http://${this.loadBalancer.loadBalancerDnsName}:${proxyPort}`;
   }

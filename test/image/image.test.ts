@@ -134,6 +134,23 @@ describe('scripts', () => {
   });
 });
 
+describe('log shipping', () => {
+  const rule = join(imageDir, 'host', '60-egress-proxy-rsyslog.conf');
+
+  it('writes only the message, so each shipped line is one JSON object', () => {
+    expect(readFileSync(rule, 'utf8')).toMatch(/template\(name="EgressProxyJsonLine" type="string" string="%msg%\\n"\)/);
+  });
+
+  itWithTool('rsyslogd', 'Debian package rsyslog', 'the rsyslog rule passes rsyslogd -N1', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'egress-proxy-rsyslog-'));
+    const main = join(dir, 'rsyslog.conf');
+    writeFileSync(main, `module(load="imuxsock")\n$IncludeConfig ${rule}\n`);
+    const run = spawnSync('rsyslogd', ['-N1', '-f', main], { encoding: 'utf8' });
+    expect(run.status, `${run.stdout}${run.stderr}`).toBe(0);
+    expect(run.stderr).not.toMatch(/error/i);
+  });
+});
+
 describe('component documents', () => {
   const doc = readFileSync(join(imageDir, 'component.yaml'), 'utf8');
   const testDoc = readFileSync(join(imageDir, 'test-component.yaml'), 'utf8');

@@ -364,6 +364,28 @@ describe('EgressProxy stack', () => {
       });
     });
 
+    it('counts allowed and denied requests from the JSON access log and alarms when most are denied', () => {
+      const filters = Object.values(resources('AWS::Logs::MetricFilter')) as {
+        Properties: {
+          FilterPattern: string;
+          MetricTransformations: { MetricName: string; MetricNamespace: string }[];
+        };
+      }[];
+      expect(
+        filters.map((f) => [f.Properties.FilterPattern, f.Properties.MetricTransformations[0]!.MetricName]),
+      ).toEqual([
+        ['{ $.decision = "allowed" }', 'AllowedRequests'],
+        ['{ $.decision = "denied" }', 'DeniedRequests'],
+      ]);
+      expect(filters[0]!.Properties.MetricTransformations[0]!.MetricNamespace).toBe(
+        'EgressProxy/EgressProxy',
+      );
+      const alarm = Object.values(resources('AWS::CloudWatch::Alarm')).find((a) =>
+        JSON.stringify(a).includes('denied / (allowed + denied)'),
+      ) as { Properties: Record<string, unknown> } | undefined;
+      expect(alarm?.Properties).toMatchObject({ Threshold: 0.5, ComparisonOperator: 'GreaterThanThreshold' });
+    });
+
     it('outputs the proxy URL, client lines, group name, target group and timing', () => {
       const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
       expect(Object.keys(outputs).sort()).toEqual([
