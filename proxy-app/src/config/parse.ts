@@ -53,25 +53,9 @@ export function parseConfig(raw: unknown): EgressProxyConfig {
     },
     health: listenAddress(section(root.health, 'health', ['host', 'port']), 'health', DEFAULTS.health),
     metrics: listenAddress(section(root.metrics, 'metrics', ['host', 'port']), 'metrics', DEFAULTS.metrics),
-    allow: list(root.allow, 'allow', [], (item, key) => {
-      const text = string(item, key);
-      try {
-        parseAllowPattern(text);
-      } catch (error) {
-        throw new ConfigError(key, (error as Error).message);
-      }
-      return text;
-    }),
+    allow: list(root.allow, 'allow', [], acceptedBy(parseAllowPattern)),
     allowPorts: list(root.allowPorts, 'allowPorts', DEFAULTS.allowPorts, port),
-    allowCidrs: list(root.allowCidrs, 'allowCidrs', DEFAULTS.allowCidrs, (item, key) => {
-      const text = string(item, key);
-      try {
-        parseCidr(text);
-      } catch (error) {
-        throw new ConfigError(key, (error as Error).message);
-      }
-      return text;
-    }),
+    allowCidrs: list(root.allowCidrs, 'allowCidrs', DEFAULTS.allowCidrs, acceptedBy(parseCidr)),
     timeouts: numbers(root.timeouts, 'timeouts', DEFAULTS.timeouts, {
       connectMs: [1, 600_000],
       idleMs: [1_000, 86_400_000],
@@ -231,6 +215,19 @@ function readNumbers<T extends Record<string, number>>(
       given[name] === undefined ? defaults[name]! : integer(given[name], `${key}.${name}`, min, max);
   }
   return result as T;
+}
+
+/** A list item that must be a string `parse` accepts; what `parse` objects to becomes the key's message. */
+function acceptedBy(parse: (text: string) => unknown): (item: unknown, key: string) => string {
+  return (item, key) => {
+    const text = string(item, key);
+    try {
+      parse(text);
+    } catch (error) {
+      throw new ConfigError(key, (error as Error).message);
+    }
+    return text;
+  };
 }
 
 function port(value: unknown, key: string): number {

@@ -93,38 +93,19 @@ describe('/healthcheck', () => {
   });
 
   it('answers 503 for a fake proxy that accepts TCP and says 200 to everything', async () => {
-    await fleet.proxy.stop();
-    const fake = await fakeProxy(fleet.config.proxy.port);
-    try {
-      await expect.poll(async () => (await health()).status, { timeout: 5_000 }).toBe(503);
-      const answer = await health();
-      expect(answer.body.modes?.forward?.reason).toMatch(/did not echo the nonce/);
-      expect(answer.body.modes?.tunnel?.ok).toBe(false);
-    } finally {
-      await new Promise((resolve) => fake.close(resolve));
-    }
-    await restartProxy();
-    await expect.poll(async () => (await health()).status, { timeout: 5_000 }).toBe(200);
+    const answer = await healthWithFakeProxy('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    expect(answer.body.modes?.forward?.reason).toMatch(/did not echo the nonce/);
+    expect(answer.body.modes?.tunnel?.ok).toBe(false);
   });
 });
 
 describe('probe failure reasons', () => {
   it('names the status a proxy refused both modes with, without waiting for the timeout', async () => {
-    await fleet.proxy.stop();
-    const refusing = await fakeProxy(
-      fleet.config.proxy.port,
+    const answer = await healthWithFakeProxy(
       'HTTP/1.1 403 Forbidden\r\nx-egress-proxy-reason: host_not_allowed\r\nContent-Length: 0\r\n\r\n',
     );
-    try {
-      await expect.poll(async () => (await health()).status, { timeout: 5_000 }).toBe(503);
-      const answer = await health();
-      expect(answer.body.modes?.forward?.reason).toBe('proxy answered 403 (host_not_allowed)');
-      expect(answer.body.modes?.tunnel?.reason).toBe('proxy answered 403 to CONNECT');
-    } finally {
-      await new Promise((resolve) => refusing.close(resolve));
-    }
-    await restartProxy();
-    await expect.poll(async () => (await health()).status, { timeout: 5_000 }).toBe(200);
+    expect(answer.body.modes?.forward?.reason).toBe('proxy answered 403 (host_not_allowed)');
+    expect(answer.body.modes?.tunnel?.reason).toBe('proxy answered 403 to CONNECT');
   });
 });
 
@@ -165,11 +146,27 @@ describe('other endpoints', () => {
   });
 });
 
+/**
+ * Replaces the proxy with a fake that gives every request `answer`, waits for /healthcheck to
+ * turn 503 and returns that answer; then restarts the real proxy and waits for 200 again.
+ */
+async function healthWithFakeProxy(answer: string): Promise<Health> {
+  await fleet.proxy.stop();
+  const fake = await fakeProxy(fleet.config.proxy.port, answer);
+  let failing: Health;
+  try {
+    await expect.poll(async () => (await health()).status, { timeout: 5_000 }).toBe(503);
+    failing = await health();
+  } finally {
+    await new Promise((resolve) => fake.close(resolve));
+  }
+  await restartProxy();
+  await expect.poll(async () => (await health()).status, { timeout: 5_000 }).toBe(200);
+  return failing;
+}
+
 /** Accepts TCP on the proxy port and gives every request the same answer, forwarding nothing. */
-async function fakeProxy(
-  port: number,
-  answer = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
-): Promise<Server> {
+async function fakeProxy(port: number, answer: string): Promise<Server> {
   const server = createServer((socket) => {
     socket.on('data', () => socket.write(answer));
     socket.on('error', () => socket.destroy());
