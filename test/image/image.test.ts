@@ -138,7 +138,9 @@ describe('log shipping', () => {
   const rule = join(imageDir, 'host', '60-egress-proxy-rsyslog.conf');
 
   it('writes only the message, so each shipped line is one JSON object', () => {
-    expect(readFileSync(rule, 'utf8')).toMatch(/template\(name="EgressProxyJsonLine" type="string" string="%msg%\\n"\)/);
+    expect(readFileSync(rule, 'utf8')).toMatch(
+      /template\(name="EgressProxyJsonLine" type="string" string="%msg%\\n"\)/,
+    );
   });
 
   itWithTool('rsyslogd', 'Debian package rsyslog', 'the rsyslog rule passes rsyslogd -N1', () => {
