@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -147,6 +147,31 @@ describe('metrics', () => {
     );
     expect(metrics.body).toMatch(/^egress_proxy_upstream_connect_seconds_count \d+$/m);
     expect(metrics.body).toMatch(/^egress_proxy_policy_info\{version="[0-9a-f]{12}"\} 2$/m);
+  });
+});
+
+describe('worker failure', () => {
+  it('replaces a worker that dies, and the proxy keeps serving meanwhile', async () => {
+    const origin = await echoOrigin();
+    const fleet = await proxyFor(origin, { proxy: { workers: 2 } });
+    const workers = (): number[] =>
+      readFileSync(`/proc/${fleet.proxy.child.pid}/task/${fleet.proxy.child.pid}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number);
+    const [victim] = workers();
+    process.kill(victim!, 'SIGKILL');
+    const replaced = await fleet.proxy.waitForLog(
+      (line) => line.msg === 'worker exited; starting a replacement',
+    );
+    expect(replaced).toMatchObject({ worker: victim, signal: 'SIGKILL' });
+    const connect = async (): Promise<number> =>
+      (await exchange(fleet.config.proxy.port, `CONNECT localhost:${origin.port} HTTP/1.1\r\n\r\n`)).status;
+    expect(await connect()).toBe(200);
+    await expect.poll(() => workers().length, { timeout: 5_000 }).toBe(2);
+    expect(workers()).not.toContain(victim);
+    expect(await connect()).toBe(200);
   });
 });
 
