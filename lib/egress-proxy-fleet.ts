@@ -386,9 +386,6 @@ export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam
     const fail = (prop: string, problem: string): never => {
       throw new EgressProxyValidationError(prop, problem, this);
     };
-    if (props.config.proxy.port === props.config.health.port) {
-      fail('config.health.port', `(${props.config.health.port}) must differ from the proxy port`);
-    }
     if (minCapacity < 1) fail('minCapacity', `(${minCapacity}) must be at least 1`);
     if (minCapacity > maxCapacity)
       fail('minCapacity', `(${minCapacity}) must not exceed maxCapacity (${maxCapacity})`);

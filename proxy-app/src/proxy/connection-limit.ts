@@ -32,10 +32,6 @@ export class ConnectionLimit {
     this.others = count;
   }
 
-  get open(): number {
-    return this.local;
-  }
-
   private scheduleReport(): void {
     this.reportTimer ??= setTimeout(() => {
       this.reportTimer = undefined;

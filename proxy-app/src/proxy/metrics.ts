@@ -1,4 +1,4 @@
-import { AggregatorRegistry, Counter, Gauge, Histogram, register } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram } from 'prom-client';
 
 /**
  * The proxy's Prometheus metrics, one set per worker in prom-client's global registry; the
@@ -28,8 +28,6 @@ export const metrics = {
     labelNames: ['version'] as const,
   }),
 };
-
-export { register };
 
 /** In a worker: answer the primary's requests for this worker's metrics (prom-client's IPC protocol). */
 export function answerMetricsRequests(): void {
