@@ -61,6 +61,7 @@ export function parseConfig(raw: unknown): EgressProxyConfig {
       idleMs: [1_000, 86_400_000],
       headersMs: [1, 600_000],
       drainMs: [0, 3_600_000],
+      drainIdleMs: [100, 3_600_000],
     }),
     limits: numbers(root.limits, 'limits', DEFAULTS.limits, {
       maxConnections: [1, 10_000_000],

@@ -4,7 +4,8 @@ import type { EgressProxyConfig } from '../config/schema.js';
 export type ToWorker =
   | { readonly type: 'config'; readonly config: EgressProxyConfig }
   | { readonly type: 'others'; readonly connections: number }
-  | { readonly type: 'drain' };
+  /** `stop`: also stop accepting and exit once drained (SIGTERM); without it, keep listening. */
+  | { readonly type: 'drain'; readonly stop: boolean };
 
 /** What a worker tells the primary. */
 export type ToPrimary =

@@ -16,11 +16,13 @@ const RELOADABLE = new Set(['allow', 'allowPorts', 'allowCidrs', 'log']);
 
 /**
  * The primary process: one worker per core sharing the listening socket, the connection count
- * across them, the metrics endpoint, SIGHUP reloads and the SIGTERM drain.
+ * across them, the control endpoint, SIGHUP reloads, the drain (`POST /drain`, see `WorkerDrain`)
+ * and the stop (SIGTERM: drain, stop accepting, exit once drained).
  */
 export function runPrimary(initial: EgressProxyConfig, configFile: string, logger: Logger): void {
   let config = initial;
   let draining = false;
+  let stopping = false;
   let started = false;
   const connections = new Map<number, number>();
   const size = config.proxy.workers === 'auto' ? availableParallelism() : config.proxy.workers;
@@ -28,9 +30,16 @@ export function runPrimary(initial: EgressProxyConfig, configFile: string, logge
   const send = (worker: Worker, message: ToWorker): void => {
     if (worker.isConnected()) worker.send(message);
   };
+  const broadcast = (message: ToWorker): void => {
+    for (const worker of Object.values(cluster.workers ?? {})) if (worker) send(worker, message);
+  };
   const fork = (): void => {
     const worker = cluster.fork();
-    worker.once('online', () => send(worker, { type: 'config', config }));
+    worker.once('online', () => {
+      send(worker, { type: 'config', config });
+      // A replacement forked during a drain drains too.
+      if (draining) send(worker, { type: 'drain', stop: false });
+    });
   };
 
   let broadcastTimer: NodeJS.Timeout | undefined;
@@ -62,7 +71,7 @@ export function runPrimary(initial: EgressProxyConfig, configFile: string, logge
   cluster.on('exit', (worker, code, signal) => {
     connections.delete(worker.id);
     broadcastConnections();
-    if (draining) {
+    if (stopping) {
       if (Object.keys(cluster.workers ?? {}).length === 0) finish(0);
       return;
     }
@@ -94,8 +103,7 @@ export function runPrimary(initial: EgressProxyConfig, configFile: string, logge
         allowCidrs: next.allowCidrs,
         log: next.log,
       };
-      for (const worker of Object.values(cluster.workers ?? {}))
-        if (worker) send(worker, { type: 'config', config });
+      broadcast({ type: 'config', config });
       logger.info({ policyVersion: policyVersion(config) }, 'policy reloaded');
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
@@ -107,18 +115,25 @@ export function runPrimary(initial: EgressProxyConfig, configFile: string, logge
   });
 
   const drain = (): void => {
-    if (draining) return;
+    if (draining || stopping) return;
     draining = true;
-    logger.info({ drainMs: config.timeouts.drainMs }, 'draining');
-    for (const worker of Object.values(cluster.workers ?? {})) if (worker) send(worker, { type: 'drain' });
+    logger.info({ drainMs: config.timeouts.drainMs, drainIdleMs: config.timeouts.drainIdleMs }, 'draining');
+    broadcast({ type: 'drain', stop: false });
+  };
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    draining = true;
+    logger.info({ drainMs: config.timeouts.drainMs }, 'stopping: draining, then exiting');
+    broadcast({ type: 'drain', stop: true });
     setTimeout(() => {
       for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL');
       finish(0);
     }, config.timeouts.drainMs + KILL_GRACE_MS).unref();
     if (Object.keys(cluster.workers ?? {}).length === 0) finish(0);
   };
-  process.on('SIGTERM', drain);
-  process.on('SIGINT', drain);
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 
   function finish(code: number): void {
     metricsServer.close();
@@ -135,8 +150,8 @@ export function runPrimary(initial: EgressProxyConfig, configFile: string, logge
 
 /**
  * The loopback control endpoint: `GET /metrics` (Prometheus text, summed across workers) and
- * `POST /drain` (the same drain as SIGTERM, for the sidecar's termination lifecycle, which runs as
- * the same unprivileged user but cannot stop a systemd unit).
+ * `POST /drain` (starts the drain without stopping: the sidecar's termination lifecycle, which
+ * runs as the same unprivileged user, calls it when the load balancer deregisters this instance).
  */
 function serveMetrics(
   config: EgressProxyConfig,

@@ -1,5 +1,18 @@
 import type { Socket } from 'node:net';
 
+/** After a graceful close, sockets still open this long later are destroyed. */
+const CLOSE_GRACE_MS = 2_000;
+
+/** What the drain may do to a relay in progress. */
+export interface Relay {
+  /** From now on, ends both sides gracefully once neither has moved a byte for `idleMs`. */
+  closeWhenIdle(idleMs: number): void;
+  /** Ends both directions now (FIN), destroying them if they have not closed shortly after. */
+  close(): void;
+  /** Closes both sockets at once (the process is about to exit). */
+  destroy(): void;
+}
+
 /**
  * Relays bytes both ways until both directions have ended. Each side's FIN is passed on as a FIN
  * (half-close), so a client that finishes sending still gets the whole answer. An error or
@@ -14,18 +27,28 @@ export function splice(
   head: Buffer,
   idleMs: number,
   onClosed: (bytesUp: number, bytesDown: number) => void,
-): void {
+): Relay {
   const destroyBoth = (): void => {
     client.destroy();
     upstream.destroy();
   };
+  let closing = false;
+  const close = (): void => {
+    if (closing) return;
+    closing = true;
+    client.end();
+    upstream.end();
+    setTimeout(destroyBoth, CLOSE_GRACE_MS).unref();
+  };
+  // Node re-arms a socket's timeout on every read and write, so it measures idleness for free.
+  let onIdle = destroyBoth;
   let open = 2;
   for (const [socket, peer] of [
     [client, upstream],
     [upstream, client],
   ] as const) {
     socket.setTimeout(idleMs);
-    socket.on('timeout', destroyBoth);
+    socket.on('timeout', () => onIdle());
     socket.on('error', destroyBoth);
     socket.on('data', (chunk: Buffer) => {
       if (!peer.write(chunk)) socket.pause();
@@ -40,4 +63,13 @@ export function splice(
     });
   }
   if (head.length > 0) upstream.write(head);
+  return {
+    closeWhenIdle(drainIdleMs: number): void {
+      if (onIdle === close) return;
+      onIdle = close;
+      if (drainIdleMs < idleMs) for (const socket of [client, upstream]) socket.setTimeout(drainIdleMs);
+    },
+    close,
+    destroy: destroyBoth,
+  };
 }

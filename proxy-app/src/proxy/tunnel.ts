@@ -46,12 +46,12 @@ export async function handleConnect(
     return;
   }
   client.removeAllListeners('error');
-  context.tunnels.add(client);
   metrics.openTunnels.inc();
   client.write(ESTABLISHED);
-  splice(client, upstream, head, context.config.timeouts.idleMs, (bytesUp, bytesDown) => {
-    context.tunnels.delete(client);
+  const relay = splice(client, upstream, head, context.config.timeouts.idleMs, (bytesUp, bytesDown) => {
+    context.tunnels.delete(relay);
     metrics.openTunnels.dec();
     exchange.finish({ decision: 'allowed', status: 200, bytesUp, bytesDown });
   });
+  context.tunnels.add(relay);
 }
