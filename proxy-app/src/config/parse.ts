@@ -152,12 +152,16 @@ function lifecycle(value: unknown): LifecycleSettings {
         launchTimeoutMs: defaults.launchTimeoutMs,
         heartbeatMs: defaults.heartbeatMs,
         pollMs: defaults.pollMs,
+        targetHealthPollMs: defaults.targetHealthPollMs,
+        terminateWaitMs: defaults.terminateWaitMs,
       },
       {
         readySuccesses: [1, 100],
         launchTimeoutMs: [1_000, 7_200_000],
         heartbeatMs: [1_000, 3_600_000],
         pollMs: [100, 60_000],
+        targetHealthPollMs: [100, 600_000],
+        terminateWaitMs: [1_000, 7_200_000],
       },
     ),
   };

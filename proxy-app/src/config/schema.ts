@@ -83,6 +83,16 @@ export interface LifecycleSettings {
   readonly heartbeatMs: number;
   /** How often the target lifecycle state is read. */
   readonly pollMs: number;
+  /**
+   * How often the load balancer's view of this target is read (DescribeTargetHealth): a target
+   * turning `draining` means deregistration began, whatever instance metadata says yet.
+   */
+  readonly targetHealthPollMs: number;
+  /**
+   * Once drained, how long the terminating hook may take to become active (the deregistration
+   * delay, when the load balancer does not end it early, plus Auto Scaling's own step).
+   */
+  readonly terminateWaitMs: number;
 }
 
 type DeepPartial<T> = {
@@ -120,5 +130,7 @@ export const DEFAULTS: Omit<EgressProxyConfig, 'allow'> = {
     launchTimeoutMs: 240_000,
     heartbeatMs: 60_000,
     pollMs: 5_000,
+    targetHealthPollMs: 10_000,
+    terminateWaitMs: 360_000,
   },
 };

@@ -6,7 +6,7 @@ import { AwsLifecycleActions } from './actions.js';
 import { systemClock } from './clock.js';
 import { LifecycleController } from './controller.js';
 import { Imds } from './imds.js';
-import { MetricsProxyControl } from './proxy-control.js';
+import { HttpProxyControl } from './proxy-control.js';
 import { retry } from './retry.js';
 
 export interface LifecycleHost {
@@ -50,7 +50,7 @@ export async function runLifecycle(
       clock: systemClock,
       logger,
     }),
-    proxy: new MetricsProxyControl(`http://${config.metrics.host}:${config.metrics.port}`, systemClock),
+    proxy: new HttpProxyControl(`http://${config.metrics.host}:${config.metrics.port}`),
     clock: systemClock,
     logger,
     timing: {
@@ -59,9 +59,11 @@ export async function runLifecycle(
       probeIntervalMs: Math.max(config.probe.cacheMs, 1_000),
       heartbeatMs: settings.heartbeatMs,
       pollMs: settings.pollMs,
+      targetHealthPollMs: settings.targetHealthPollMs,
       drainMs: config.timeouts.drainMs,
+      terminateWaitMs: settings.terminateWaitMs,
     },
   });
   await controller.run();
-  logger.info('lifecycle: released for termination');
+  logger.info({ phase: controller.phase }, 'lifecycle: done');
 }
