@@ -213,8 +213,9 @@ export class ProxyImage extends Construct {
       infrastructureConfigurationArn: infrastructure.attrArn,
       imageTestsConfiguration: { imageTestsEnabled: true, timeoutMinutes: 60 },
     });
-    // The build instance reads the assets through the role's policy: create it first.
-    image.node.addDependency(role);
+    // The build instance reads the assets through the role's policy, and downloads packages and
+    // AWSTOE through the subnet's NAT route: both must exist before the build starts.
+    image.node.addDependency(role, subnets.internetConnectivityEstablished);
     this.imageId = image.attrImageId;
     this.machineImage = new BuiltMachineImage(this.imageId);
   }

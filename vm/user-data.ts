@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
-import { buildInstanceConfig, withLifecycle } from '../lib/instance-config.js';
+import { buildInstanceConfig, withFleetSettings } from '../lib/instance-config.js';
 import { CONTEXT_PREFIX, settingsFromContext } from '../lib/settings.js';
+import { drainTiming } from '../lib/timing.js';
 import { proxyUserData } from '../lib/user-data.js';
 import { REPO_ROOT } from './paths.js';
 
@@ -18,6 +19,8 @@ export const TEST_LOG_GROUP = 'egress-proxy-vm-test';
 
 export interface RenderedUserData {
   readonly script: string;
+  /** The proxy's drain deadline in the rendered config (`timeouts.drainMs`). */
+  readonly drainMs: number;
   /** The settings' allowlist and allowCidrs as the test changed them. */
   readonly allow: readonly string[];
   readonly allowCidrs: readonly string[];
@@ -44,13 +47,16 @@ export function renderUserData(): RenderedUserData {
   context[`${CONTEXT_PREFIX}allow`] = allow;
   context[`${CONTEXT_PREFIX}allowCidrs`] = allowCidrs;
   const app = new App({ context });
-  // As the fleet does: lifecycle on. The guest has no metadata service, so the sidecar keeps
-  // retrying it in the background, which also shows /healthcheck does not depend on it.
-  const config = withLifecycle(buildInstanceConfig(settingsFromContext(app.node)), {
-    enabled: true,
-    region: 'us-east-1',
-    targetGroupArn: TEST_TARGET_GROUP_ARN,
+  const settings = settingsFromContext(app.node);
+  const config = buildInstanceConfig(settings);
+  // As the fleet does: the drain deadline from the drain bound, lifecycle on. The guest has no
+  // metadata service, so the sidecar keeps retrying it in the background, which also shows
+  // /healthcheck does not depend on it.
+  const drain = drainTiming(settings.maxDrainSeconds, config.lifecycle.targetHealthPollMs / 1000);
+  const fleetConfig = withFleetSettings(config, {
+    timeouts: { drainMs: drain.proxyDrainSeconds * 1000 },
+    lifecycle: { enabled: true, region: 'us-east-1', targetGroupArn: TEST_TARGET_GROUP_ARN },
   });
-  const script = proxyUserData({ config, logGroupName: TEST_LOG_GROUP }).render();
-  return { script, allow, allowCidrs };
+  const script = proxyUserData({ config: fleetConfig, logGroupName: TEST_LOG_GROUP }).render();
+  return { script, drainMs: fleetConfig.timeouts.drainMs, allow, allowCidrs };
 }
