@@ -19,6 +19,7 @@ const state: SidecarState = {
   logger,
   policyVersion: policyVersion(config),
   draining: false,
+  leaving: false,
 };
 const server = createSidecarServer(state);
 
@@ -35,7 +36,7 @@ server.listen(config.health.port, config.health.host, () => {
   if (config.lifecycle.enabled) {
     const host = {
       probe: async () => (await state.prober.check()).ok,
-      startDraining: () => (state.draining = true),
+      markLeaving: () => (state.leaving = true),
     };
     runLifecycle(config, host, logger).catch((error: Error) =>
       logger.error({ err: error.message }, 'lifecycle stopped; hooks fall back to their default results'),

@@ -30,8 +30,8 @@ export interface LifecycleDeps {
   readonly probe: () => Promise<boolean>;
   readonly actions: LifecycleActions;
   readonly proxy: ProxyControl;
-  /** Makes `/healthcheck` answer 503 `draining`. */
-  readonly startDraining: () => void;
+  /** Makes `/healthcheck` answer 200 `leaving` without probing the draining proxy. */
+  readonly markLeaving: () => void;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly timing: LifecycleTiming;
@@ -132,7 +132,7 @@ export class LifecycleController {
     const { clock, logger, timing, actions, proxy } = this.deps;
     this.transition('draining');
     logger.info({ trigger }, 'leaving the fleet: draining');
-    this.deps.startDraining();
+    this.deps.markLeaving();
     if (trigger === 'metadata') {
       // Metadata may say Terminated before the group deregistered the instance: do it now, and
       // let the load balancer stop sending new flows before the proxy drains.

@@ -11,7 +11,7 @@ import { retry } from './retry.js';
 
 export interface LifecycleHost {
   readonly probe: () => Promise<boolean>;
-  readonly startDraining: () => void;
+  readonly markLeaving: () => void;
 }
 
 /**
@@ -39,7 +39,7 @@ export async function runLifecycle(
   const controller = new LifecycleController({
     targetState: () => imds.targetLifecycleState(),
     probe: host.probe,
-    startDraining: host.startDraining,
+    markLeaving: host.markLeaving,
     actions: new AwsLifecycleActions({
       autoScaling: new AutoScalingClient(clientOptions),
       loadBalancing: new ElasticLoadBalancingV2Client(clientOptions),

@@ -29,7 +29,7 @@ async function runScenario({ metadata, probes = [true], connections = [0], ...sc
   const clock = new VirtualClock();
   const actions = new ScriptedActions(clock, script);
   const proxy = new ScriptedProxy(clock, [...connections]);
-  let drainingAt: number | undefined;
+  let leavingAt: number | undefined;
   let probeCount = 0;
   const controller = new LifecycleController({
     targetState: async () => {
@@ -40,14 +40,14 @@ async function runScenario({ metadata, probes = [true], connections = [0], ...sc
     probe: async () => probes[Math.min(probeCount++, probes.length - 1)]!,
     actions,
     proxy,
-    startDraining: () => (drainingAt ??= clock.now()),
+    markLeaving: () => (leavingAt ??= clock.now()),
     clock,
     logger: silentLogger,
     timing,
   });
   await controller.run();
   const at = (call: string) => actions.calls.find((c) => c.call === call)?.at;
-  return { actions, proxy, drainingAt, probeCount, phase: controller.phase, clock, at };
+  return { actions, proxy, leavingAt, probeCount, phase: controller.phase, clock, at };
 }
 
 /** The documented order (aws-facts.md §2.2): decision, deregistration, delay, then Terminating:Wait. */
@@ -100,7 +100,7 @@ describe('LifecycleController: leaving the fleet, under both readings of instanc
     expect(seq.slice(0, 2)).toEqual(['complete launch CONTINUE', 'deregister']);
     // The proxy drains only once the load balancer shows the deregistration.
     expect(result.proxy.drainedAt).toBeGreaterThanOrEqual(DEREGISTERED);
-    expect(result.drainingAt).toBeLessThanOrEqual(result.proxy.drainedAt!);
+    expect(result.leavingAt).toBeLessThanOrEqual(result.proxy.drainedAt!);
     // "No active Lifecycle Action" before Terminating:Wait is retried, never taken as done.
     expect(seq).toContain('complete terminate CONTINUE: no active action');
     const completed = result.at('complete terminate CONTINUE');

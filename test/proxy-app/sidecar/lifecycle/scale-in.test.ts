@@ -131,13 +131,13 @@ describe.skipIf(!motoServer && !process.env.CI)(
       async (reading) => {
         const { aws, imds, fleet, sidecar, instanceId, echoPort } = await launchInstance();
         const port = fleet.config.proxy.port;
-        const health = async (): Promise<number> =>
-          (
-            await exchange(
-              fleet.config.health.port,
-              'GET /healthcheck HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
-            )
-          ).status;
+        const health = async (): Promise<string> => {
+          const answer = await exchange(
+            fleet.config.health.port,
+            'GET /healthcheck HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+          );
+          return `${answer.status} ${(JSON.parse(answer.body) as { status: string }).status}`;
+        };
 
         // Launch: the sidecar completes the launching hook once its local probes pass.
         await expect
@@ -148,7 +148,7 @@ describe.skipIf(!motoServer && !process.env.CI)(
           InstanceId: instanceId,
           LifecycleActionResult: 'CONTINUE',
         });
-        await expect.poll(health, { timeout: 5_000 }).toBe(200);
+        await expect.poll(health, { timeout: 5_000 }).toBe('200 ok');
 
         const idle = await tunnel(port, `localhost:${echoPort}`);
         idle.resume();
@@ -172,7 +172,9 @@ describe.skipIf(!motoServer && !process.env.CI)(
         if (reading === 'at the decision') imds.targetState = 'Terminated';
         else aws.targetState = { state: 'draining', reason: 'Target.DeregistrationInProgress' };
 
-        await expect.poll(health, { timeout: 5_000 }).toBe(503);
+        // Healthy, without probing the draining proxy: no load balancer resets a leaving
+        // instance's flows as unhealthy ones.
+        await expect.poll(health, { timeout: 5_000 }).toBe('200 leaving');
         const idleEnd = await idleEnded;
         expect(idleEnd.how).toBe('end');
         expect(idleEnd.at - decidedAt).toBeGreaterThanOrEqual(DRAIN_IDLE_MS);
