@@ -2,11 +2,11 @@
 import type { Instance } from './instance.js';
 import { setInternet } from './network.js';
 import { signalPid } from './processes.js';
-import type { ScenarioName } from './options.js';
+import type { FaultScenario } from './options.js';
 import { FAKE_READY, FAKE_WAITING } from './servers/protocol.js';
 
 export interface Fault {
-  readonly name: ScenarioName;
+  readonly name: FaultScenario;
   readonly title: string;
   /**
    * `replace`: one victim, expected to be detected and replaced. `hold`: a fleet-wide condition
@@ -24,7 +24,7 @@ export interface Expectation {
   readonly replaced: boolean;
 }
 
-export const EXPECTED: Readonly<Record<ScenarioName, Expectation>> = {
+export const EXPECTED: Readonly<Record<FaultScenario, Expectation>> = {
   'proxy-killed': { sidecarDetects: true, naive: 'yes', replaced: true },
   'proxy-hung': { sidecarDetects: true, naive: 'late', replaced: true },
   'fake-200': { sidecarDetects: true, naive: 'late', replaced: true },
@@ -36,7 +36,7 @@ export const EXPECTED: Readonly<Record<ScenarioName, Expectation>> = {
 
 const LAUNCH_MS = 10_000;
 
-export const FAULTS: Readonly<Record<ScenarioName, Fault>> = {
+export const FAULTS: Readonly<Record<FaultScenario, Fault>> = {
   'proxy-killed': {
     name: 'proxy-killed',
     title: 'proxy killed (SIGKILL, not restarted)',

@@ -4,6 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AwsStandIn } from './aws.js';
 import { run } from './exec.js';
 import { HEALTH_PORT, PROXY_PORT } from './haproxy.js';
 import {
@@ -19,6 +20,7 @@ import {
 import type { DrillOptions } from './options.js';
 import { spawnInNamespace, type NsProcess } from './processes.js';
 import { DIST, spawnScript } from './scripts.js';
+import { ECHO_PORT } from './servers/protocol.js';
 
 export interface ConfigChanges {
   readonly allow?: readonly string[];
@@ -26,25 +28,40 @@ export interface ConfigChanges {
   readonly healthPort?: number;
 }
 
+/**
+ * The instance config the launch template writes (from the template, durations scaled), with what
+ * differs on this network: the listeners, the policy (the drill's origin), one worker, and the
+ * lifecycle pointed at the AWS stand-in.
+ */
 export function instanceConfig(options: DrillOptions, changes: ConfigChanges = {}): object {
+  const base = options.fleet.instanceConfig;
   return {
+    ...base,
     proxy: { host: '0.0.0.0', port: PROXY_PORT, workers: 1 },
     health: { host: '0.0.0.0', port: changes.healthPort ?? HEALTH_PORT },
     metrics: { host: '127.0.0.1', port: 9464 },
     allow: changes.allow ?? [ORIGIN_NAME],
-    // 8080 only for `--forward-port 8080`.
-    allowPorts: [80, 443, 8080],
+    // 8080 only for `--forward-port 8080`; the echo port for long-lived tunnels.
+    allowPorts: [80, 443, 8080, ECHO_PORT],
     allowCidrs: [INTERNET_SUBNET],
-    probe: { timeoutMs: options.check.probeTimeoutMs, cacheMs: options.check.probeCacheMs },
-    timeouts: { drainMs: 2_000 },
     // info: the readiness lines ("proxy listening", "sidecar listening", "policy reloaded").
     log: { level: 'info' },
+    lifecycle: {
+      ...base.lifecycle,
+      imdsUrl: AwsStandIn.URL,
+      region: 'us-east-1',
+      targetGroupArn: AwsStandIn.TARGET_GROUP_ARN,
+    },
   };
 }
+
+/** An instance id shaped like EC2's. */
+export const instanceIdOf = (index: number): string => `i-0d${String(index).padStart(15, '0')}`;
 
 export class Instance {
   readonly ns: string;
   readonly ip: string;
+  readonly instanceId: string;
   /** The server name in both HAProxy backends. */
   readonly server: string;
   readonly configFile: string;
@@ -60,6 +77,7 @@ export class Instance {
   ) {
     this.ns = instanceNamespace(index);
     this.ip = instanceIp(index);
+    this.instanceId = instanceIdOf(index);
     this.server = `i${index}`;
     this.configFile = join(dir, 'config.json');
   }
@@ -74,11 +92,21 @@ export class Instance {
       await attach(instance.ns, `v${index}`, instance.ip);
       instance.writeConfig(instance.configFile);
       instance.proxy = instance.startProxy();
-      instance.sidecar = spawnInNamespace(`${instance.ns} sidecar`, instance.ns, process.execPath, [
-        DIST.sidecar,
-        '--config',
-        instance.configFile,
-      ]);
+      instance.sidecar = spawnInNamespace(
+        `${instance.ns} sidecar`,
+        instance.ns,
+        process.execPath,
+        [DIST.sidecar, '--config', instance.configFile],
+        // The SDK's per-service endpoint variables; the credentials are the stand-in's, not AWS's.
+        {
+          env: {
+            AWS_ENDPOINT_URL_AUTO_SCALING: AwsStandIn.URL,
+            AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: AwsStandIn.URL,
+            AWS_ACCESS_KEY_ID: 'drill',
+            AWS_SECRET_ACCESS_KEY: 'drill',
+          },
+        },
+      );
       await Promise.all([
         instance.proxy.waitForLine('proxy listening', options.launchTimeoutMs),
         instance.sidecar.waitForLine('sidecar listening', options.launchTimeoutMs),

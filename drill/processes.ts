@@ -104,10 +104,11 @@ export function spawnInNamespace(
   ns: string,
   command: string,
   args: readonly string[],
-  options: { stdin?: boolean } = {},
+  options: { stdin?: boolean; env?: NodeJS.ProcessEnv } = {},
 ): NsProcess {
   const child = spawn('ip', ['netns', 'exec', ns, command, ...args], {
     stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...options.env },
   });
   return new NsProcess(label, child);
 }

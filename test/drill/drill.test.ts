@@ -1,7 +1,9 @@
 /**
  * Runs the short fleet drill (drill/run.ts --short): namespaces, HAProxy as the NLB stand-in, a
- * group controller, and every fault while a client sends traffic. Needs root, haproxy and ip;
- * without them it is skipped, except under CI (which installs them), where it fails.
+ * group controller and an AWS stand-in that follow the stack's synthesized template, every fault
+ * while a client sends traffic, then scale-in and an instance refresh with tunnels open. Needs
+ * root, haproxy and ip; without them it is skipped, except under CI (which installs them), where
+ * it fails.
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -9,11 +11,11 @@ import { describe, expect, it } from 'vitest';
 import { runDrill } from '../../drill/drill.js';
 import { INSTALL_HINT, missingBuild, missingPrerequisites } from '../../drill/prereqs.js';
 import type { ScenarioResult } from '../../drill/report.js';
-import { SCENARIOS } from '../../drill/options.js';
+import { DRAIN_SCENARIOS, FAULT_SCENARIOS } from '../../drill/options.js';
 import { formatReport, parseArgs } from '../../drill/run.js';
 
-/** The short drill's own budget is 85 s; this leaves room for cleanup. */
-const TIMEOUT_MS = 150_000;
+/** The short drill's own budget is 360 s (synthesis before it); this leaves room for cleanup. */
+const TIMEOUT_MS = 450_000;
 
 const missing = await missingPrerequisites();
 const skipReason = `needs ${missing.join(', ')}: ${INSTALL_HINT}`;
@@ -44,7 +46,8 @@ describe('fleet drill (short)', () => {
     };
 
     // Every scenario ran, in order.
-    expect(report.results.map((r) => r.name)).toEqual([...SCENARIOS]);
+    expect(report.results.map((r) => r.name)).toEqual([...FAULT_SCENARIOS]);
+    expect(report.drains.map((r) => r.name)).toEqual([...DRAIN_SCENARIOS]);
 
     for (const name of [
       'proxy-killed',
@@ -82,6 +85,27 @@ describe('fleet drill (short)', () => {
     const allowlist = scenario('allowlist-emptied');
     expect.soft(allowlist.removed, `allowlist-emptied: removed\n${context}`).toEqual([]);
     expect.soft(allowlist.clients.sidecar.failed, `allowlist-emptied: denied\n${context}`).toBeGreaterThan(0);
+
+    // Leaving the fleet, under both readings of instance metadata: the busy tunnel (older than the
+    // deregistration delay) runs until its client ends it, the idle one is closed by the proxy
+    // early, every instance leaves within the bound through its sidecar, and no request fails.
+    expect(report.drains.map((r) => r.reading)).toEqual(['at-decision', 'at-wait']);
+    for (const drain of report.drains) {
+      const label = `${drain.name}\n${context}`;
+      expect.soft(drain.decisionAt - drain.busy.openedAt, label).toBeGreaterThanOrEqual(drain.boundMs);
+      expect.soft(drain.busy.end?.how, label).toBe('client');
+      expect.soft(drain.busy.end?.echoed, label).toBe(drain.busy.end?.sent);
+      expect.soft(drain.idle.end?.how, label).toBe('fin');
+      expect.soft(drain.idle.end!.at, label).toBeLessThan(drain.busy.end!.at);
+      for (const t of drain.terminations) {
+        expect.soft(t.hookEnded, `${t.server} ${label}`).toBe('sidecar');
+        expect
+          .soft(t.terminatedAt! - t.decisionAt, `${t.server} ${label}`)
+          .toBeLessThanOrEqual(drain.boundMs + 3_000);
+      }
+      expect.soft(drain.clients.failed, label).toBe(0);
+    }
+    expect(report.drains.find((d) => d.name === 'instance-refresh')?.terminations).toHaveLength(3);
 
     expect(report.ok, context).toBe(true);
   });
