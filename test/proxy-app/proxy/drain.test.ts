@@ -1,6 +1,6 @@
-import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dial, exchange, readResponse, tunnel } from '../client.js';
+import { busyTunnel, connectOutcome, ending } from '../tunnel-clients.js';
 import { startProxy, type Fleet } from '../harness.js';
 import { startHttpOrigin, startTcpOrigin } from '../origins.js';
 
@@ -32,22 +32,6 @@ async function drainingFleet(): Promise<{ fleet: Fleet; echoPort: number; httpPo
   return { fleet, echoPort: echo.port, httpPort: http.port };
 }
 
-/**
- * When the socket ended and how: 'end' (a FIN from the proxy, answered with one, as a client
- * does) or the error code of a reset.
- */
-function ending(socket: Socket): Promise<{ at: number; how: string }> {
-  return new Promise((resolve) => {
-    socket.once('end', () => {
-      socket.end();
-      resolve({ at: Date.now(), how: 'end' });
-    });
-    socket.once('error', (error: NodeJS.ErrnoException) =>
-      resolve({ at: Date.now(), how: error.code ?? error.message }),
-    );
-  });
-}
-
 const postDrain = (fleet: Fleet) =>
   exchange(fleet.config.metrics.port, 'POST /drain HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n');
 
@@ -74,23 +58,8 @@ describe('drain (POST /drain, the sidecar on deregistration)', () => {
     const keptAliveEnded = ending(keptAlive);
 
     // A tunnel that moves a byte every 100 ms (well inside drainIdleMs) and counts the echoes.
-    const busy = await tunnel(port, `localhost:${echoPort}`);
-    let sent = 0;
-    let echoed = 0;
-    const echoesAt: number[] = [];
-    busy.on('data', (data: Buffer) => {
-      echoed += data.length;
-      echoesAt.push(Date.now());
-    });
-    busy.resume();
-    const busyEnded = ending(busy);
-    const ticker = setInterval(() => {
-      if (busy.writable) {
-        busy.write('x');
-        sent++;
-      }
-    }, 100);
-    cleanups.push(async () => clearInterval(ticker));
+    const busy = await busyTunnel(port, `localhost:${echoPort}`);
+    cleanups.push(async () => busy.stop());
 
     const drainAt = Date.now();
     expect((await postDrain(fleet)).status).toBe(202);
@@ -104,14 +73,13 @@ describe('drain (POST /drain, the sidecar on deregistration)', () => {
     expect(idleEnd.at - drainAt).toBeGreaterThanOrEqual(DRAIN_IDLE_MS);
     expect(idleEnd.at - drainAt).toBeLessThan(DRAIN_MS);
 
-    const busyEnd = await busyEnded;
-    clearInterval(ticker);
+    const busyEnd = await busy.ended;
     // Gracefully: a FIN, not a reset, and the bytes sent came back in order; only one still in
     // flight when the FIN crossed it may be missing (closing a two-way stream races with it).
     expect(busyEnd.how).toBe('end');
-    expect(echoesAt.some((at) => at > idleEnd.at)).toBe(true);
+    expect(busy.echoesAt.some((at) => at > idleEnd.at)).toBe(true);
     expect(busyEnd.at - drainAt).toBeGreaterThanOrEqual(DRAIN_MS);
-    expect(sent - echoed).toBeLessThanOrEqual(1);
+    expect(busy.counts.sent - busy.counts.echoed).toBeLessThanOrEqual(1);
     await fleet.proxy.waitForLog((line) => line.msg === 'drain deadline: closing what is left');
 
     // Still running and listening: a stray flow is told to go elsewhere, not refused.
@@ -124,23 +92,14 @@ describe('drain (POST /drain, the sidecar on deregistration)', () => {
 
   it('SIGTERM after the drain started exits 0 as soon as the last tunnel ends', async () => {
     const { fleet, echoPort } = await drainingFleet();
-    const busy = await tunnel(fleet.config.proxy.port, `localhost:${echoPort}`);
-    busy.resume();
-    const ticker = setInterval(() => busy.writable && busy.write('x'), 100);
-    cleanups.push(async () => clearInterval(ticker));
+    const busy = await busyTunnel(fleet.config.proxy.port, `localhost:${echoPort}`);
+    cleanups.push(async () => busy.stop());
     expect((await postDrain(fleet)).status).toBe(202);
     fleet.proxy.child.kill('SIGTERM');
     // New connections are refused once the listener closed.
-    await expect
-      .poll(() =>
-        dial(fleet.config.proxy.port).then(
-          (s) => (s.destroy(), 'accepted'),
-          (e: NodeJS.ErrnoException) => e.code,
-        ),
-      )
-      .toBe('ECONNREFUSED');
-    clearInterval(ticker);
-    busy.end();
+    await expect.poll(() => connectOutcome(fleet.config.proxy.port)).toBe('ECONNREFUSED');
+    busy.stop();
+    busy.socket.end();
     expect(await fleet.proxy.exited).toBe(0);
     expect(fleet.proxy.logs.some((line) => line.msg === 'drain deadline: closing what is left')).toBe(false);
   });

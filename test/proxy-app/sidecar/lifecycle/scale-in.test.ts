@@ -1,4 +1,3 @@
-import type { Socket } from 'node:net';
 import { EC2Client, RunInstancesCommand, CreateVpcCommand } from '@aws-sdk/client-ec2';
 import {
   CreateTargetGroupCommand,
@@ -7,6 +6,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { exchange, tunnel } from '../../client.js';
+import { busyTunnel, ending } from '../../tunnel-clients.js';
 import { run, startProxy, type Fleet, type Running } from '../../harness.js';
 import { startTcpOrigin, type TcpOrigin } from '../../origins.js';
 import { findMotoServer } from '../../../support/moto.js';
@@ -101,19 +101,6 @@ async function launchInstance(): Promise<Instance> {
   return { aws, imds, fleet, sidecar, instanceId, echoPort: origin.port };
 }
 
-/** When and how the socket ended: 'end' (a FIN, answered with one as a client does) or the error. */
-function ending(socket: Socket): Promise<{ at: number; how: string }> {
-  return new Promise((resolve) => {
-    socket.once('end', () => {
-      socket.end();
-      resolve({ at: Date.now(), how: 'end' });
-    });
-    socket.once('error', (error: NodeJS.ErrnoException) =>
-      resolve({ at: Date.now(), how: error.code ?? error.message }),
-    );
-  });
-}
-
 const hookCalls = (aws: FakeAws, hook: string) =>
   aws.calls.filter((c) => c.action === 'CompleteLifecycleAction' && c.params.LifecycleHookName === hook);
 
@@ -153,19 +140,8 @@ describe.skipIf(!motoServer && !process.env.CI)(
         const idle = await tunnel(port, `localhost:${echoPort}`);
         idle.resume();
         const idleEnded = ending(idle);
-        const busy = await tunnel(port, `localhost:${echoPort}`);
-        let sent = 0;
-        let echoed = 0;
-        busy.on('data', (data: Buffer) => (echoed += data.length));
-        busy.resume();
-        const busyEnded = ending(busy);
-        const ticker = setInterval(() => {
-          if (busy.writable) {
-            busy.write('x');
-            sent++;
-          }
-        }, 100);
-        cleanups.push(async () => clearInterval(ticker));
+        const busy = await busyTunnel(port, `localhost:${echoPort}`);
+        cleanups.push(async () => busy.stop());
 
         // Scale-in: the group deregisters the instance; the load balancer drains it.
         const decidedAt = Date.now();
@@ -180,13 +156,13 @@ describe.skipIf(!motoServer && !process.env.CI)(
         expect(idleEnd.at - decidedAt).toBeGreaterThanOrEqual(DRAIN_IDLE_MS);
         // The busy tunnel still carries bytes long after the idle one closed, then ends itself;
         // until then the sidecar does not touch the hook.
-        const echoedAtIdleEnd = echoed;
-        await expect.poll(() => echoed, { timeout: 5_000 }).toBeGreaterThan(echoedAtIdleEnd + 10);
+        const echoedAtIdleEnd = busy.counts.echoed;
+        await expect.poll(() => busy.counts.echoed, { timeout: 5_000 }).toBeGreaterThan(echoedAtIdleEnd + 10);
         expect(hookCalls(aws, TERMINATING)).toEqual([]);
-        clearInterval(ticker);
-        await expect.poll(() => echoed).toBe(sent);
-        busy.end();
-        expect((await busyEnded).how).toBe('end');
+        busy.stop();
+        await expect.poll(() => busy.counts.echoed).toBe(busy.counts.sent);
+        busy.socket.end();
+        expect((await busy.ended).how).toBe('end');
 
         // Drained, before Terminating:Wait: the hook is refused, retried, never taken as done.
         await expect
