@@ -41,14 +41,24 @@ export function splice(
     setTimeout(destroyBoth, CLOSE_GRACE_MS).unref();
   };
   // Node re-arms a socket's timeout on every read and write, so it measures idleness for free.
+  // After the process was stalled (a GC pause, CPU starvation) the expired timer runs before the
+  // bytes that arrived meanwhile are read: decide once they have been (setImmediate runs after the
+  // poll phase), and only if none came.
   let onIdle = destroyBoth;
+  const moved = (): number => client.bytesRead + upstream.bytesRead;
+  const onTimeout = (): void => {
+    const before = moved();
+    setImmediate(() => {
+      if (moved() === before) onIdle();
+    });
+  };
   let open = 2;
   for (const [socket, peer] of [
     [client, upstream],
     [upstream, client],
   ] as const) {
     socket.setTimeout(idleMs);
-    socket.on('timeout', () => onIdle());
+    socket.on('timeout', onTimeout);
     socket.on('error', destroyBoth);
     socket.on('data', (chunk: Buffer) => {
       if (!peer.write(chunk)) socket.pause();

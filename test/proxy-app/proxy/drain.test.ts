@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dial, exchange, readResponse, tunnel } from '../client.js';
 import { busyTunnel, connectOutcome, ending } from '../tunnel-clients.js';
@@ -12,7 +13,9 @@ afterEach(async () => {
 const DRAIN_MS = 3_000;
 const DRAIN_IDLE_MS = 500;
 
-async function drainingFleet(): Promise<{ fleet: Fleet; echoPort: number; httpPort: number }> {
+async function drainingFleet(
+  proxy: { workers?: number } = {},
+): Promise<{ fleet: Fleet; echoPort: number; httpPort: number }> {
   const echo = await startTcpOrigin((socket) => {
     socket.on('data', (data) => socket.write(data));
     socket.on('end', () => socket.end());
@@ -27,9 +30,19 @@ async function drainingFleet(): Promise<{ fleet: Fleet; echoPort: number; httpPo
     allowPorts: [echo.port, http.port],
     allowCidrs: ['127.0.0.0/8'],
     timeouts: { drainMs: DRAIN_MS, drainIdleMs: DRAIN_IDLE_MS },
+    proxy,
   });
   cleanups.push(() => fleet.stop());
   return { fleet, echoPort: echo.port, httpPort: http.port };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A process's children (the proxy's workers), from /proc. */
+function childrenOf(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+    readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number),
+  );
 }
 
 const postDrain = (fleet: Fleet) =>
@@ -89,6 +102,24 @@ describe('drain (POST /drain, the sidecar on deregistration)', () => {
     expect(stray.headers['x-egress-proxy-reason']).toBe('draining');
     expect(fleet.proxy.child.exitCode).toBeNull();
   }, 20_000);
+
+  it('a stall of the proxy longer than drainIdleMs does not make a busy tunnel look idle', async () => {
+    const { fleet, echoPort } = await drainingFleet({ workers: 1 });
+    const busy = await busyTunnel(fleet.config.proxy.port, `localhost:${echoPort}`, 50);
+    cleanups.push(async () => busy.stop());
+    expect((await postDrain(fleet)).status).toBe(202);
+    await fleet.proxy.waitForLog((line) => line.msg === 'draining' && line.tunnels === 1);
+    // Stopped (as by CPU starvation or a long GC pause) while the client keeps sending: when it
+    // resumes, its idle timer has expired, but bytes are waiting to be read.
+    const proxyTree = [fleet.proxy.child.pid!, ...childrenOf(fleet.proxy.child.pid!)];
+    for (const pid of proxyTree) process.kill(pid, 'SIGSTOP');
+    await sleep(DRAIN_IDLE_MS * 2.5);
+    for (const pid of proxyTree) process.kill(pid, 'SIGCONT');
+    const echoedAtResume = busy.counts.echoed;
+    await sleep(DRAIN_IDLE_MS * 2);
+    expect(await Promise.race([busy.ended, Promise.resolve('open')])).toBe('open');
+    expect(busy.counts.echoed).toBeGreaterThan(echoedAtResume);
+  });
 
   it('SIGTERM after the drain started exits 0 as soon as the last tunnel ends', async () => {
     const { fleet, echoPort } = await drainingFleet();
