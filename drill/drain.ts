@@ -8,6 +8,7 @@
 import type { AutoScalingGroup, Termination } from './asg.js';
 import { seconds, sleep, waitFor } from './exec.js';
 import { SIDECAR_LB } from './haproxy.js';
+import type { Monitor } from './monitor.js';
 import type { DrainScenario, DrillOptions, MetadataReading } from './options.js';
 import type { Traffic, Tally } from './traffic.js';
 import type { OpenTunnel, TunnelClient, TunnelEnd } from './tunnels.js';
@@ -34,6 +35,8 @@ export interface DrainResult {
   /** Longest a closed-when-idle tunnel may take: the sidecar's notice, the proxy's idle time, slack. */
   readonly idleCloseMs: number;
   readonly clients: Tally;
+  /** Instances the sidecar-checked backend held down meanwhile (their flows are reset then). */
+  readonly markedDown: readonly string[];
   readonly durationMs: number;
 }
 
@@ -78,6 +81,7 @@ export async function runDrainScenario(
   asg: AutoScalingGroup,
   tunnels: TunnelClient,
   traffic: Traffic,
+  monitor: Monitor,
   reading: MetadataReading,
 ): Promise<DrainResult> {
   const { fleet, log } = options;
@@ -122,6 +126,7 @@ export async function runDrainScenario(
     boundMs: fleet.deregistrationDelayMs,
     idleCloseMs: lifecycle.targetHealthPollMs + lifecycle.pollMs + drainIdleMs + TERMINATION_SLACK_MS,
     clients: traffic.tally('sidecar', startedAt, to),
+    markedDown: monitor.markedDown(SIDECAR_LB.backend, busy.openedAt, to),
     durationMs: to - startedAt,
   };
 }
@@ -155,6 +160,11 @@ export function judgeDrain(result: DrainResult): DrainVerdict {
   }
   if (victim && !victim.delayEndedEarly) problems.push('the deregistration delay ran out (flows left)');
   if (result.clients.failed > 0) problems.push(`${result.clients.failed} client requests failed`);
+  if (result.markedDown.length > 0) {
+    problems.push(
+      `health checks marked ${result.markedDown.join(', ')} down (flows of an unhealthy target are reset)`,
+    );
+  }
   return { ok: problems.length === 0, problems };
 }
 

@@ -109,6 +109,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
             asg,
             tunnels!,
             traffic,
+            monitor,
             readingFor(options, name),
           );
           options.log(`scenario ${name}: ${judgeDrain(result).problems.join('; ') || 'as expected'}`);
@@ -235,7 +236,7 @@ async function runScenario(
     replacedMs: since(at, replacement?.inServiceAt),
     replacement: replacement?.replacement,
     removed: asg.replacements.slice(replacementsBefore).map((r) => r.victim),
-    heldDown: monitor.serversDown(SIDECAR_LB.backend, at, to),
+    heldDown: monitor.markedDown(SIDECAR_LB.backend, at, to),
     durationMs: to - at,
   };
   options.log(

@@ -24,7 +24,7 @@ const USAGE =
 
 export function parseArgs(argv: readonly string[], log?: DrillOptions['log']): DrillOptions {
   let short = false;
-  let scenarios: readonly ScenarioName[] = SCENARIOS;
+  let scenarios: readonly ScenarioName[] | undefined;
   let forwardPort: number | undefined;
   let dumpFile: string | undefined;
   let metadata: MetadataMode | undefined;
@@ -61,7 +61,7 @@ export function parseArgs(argv: readonly string[], log?: DrillOptions['log']): D
     } else throw new Error(`unknown argument ${String(arg)} (${USAGE})`);
   }
   return drillOptions(short ? 'short' : 'full', {
-    scenarios,
+    ...(scenarios ? { scenarios } : {}),
     ...(forwardPort ? { forwardPort } : {}),
     ...(dumpFile ? { dumpFile } : {}),
     ...(metadata ? { metadata } : {}),
