@@ -1,9 +1,11 @@
-import Ajv from 'ajv-draft-04';
+import AjvDraft04 from 'ajv-draft-04';
 import { isIPv4, isIPv6 } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parsePolicyDocument, policyJsonSchema } from '../../../proxy-app/src/config/index.js';
 
 // AppConfig's JSON_SCHEMA validators take draft-04; ajv-draft-04 is ajv for exactly that draft.
+// A CommonJS module: under NodeNext its class is the default export's `default`.
+const Ajv = AjvDraft04.default;
 const validate = new Ajv({ strict: true, allErrors: true }).compile(policyJsonSchema());
 
 function parserAccepts(document: unknown): boolean {
