@@ -198,7 +198,7 @@ function lifecycle(value: unknown): LifecycleSettings {
 function policy(value: unknown): PolicySettings {
   const defaults = DEFAULTS.policy;
   const given = section(value, 'policy', Object.keys(defaults));
-  const text = (name: 'file' | 'bootParameter' | 'region' | 'instanceTag'): string | null =>
+  const text = (name: 'file' | 'bootParameter' | 'region'): string | null =>
     given[name] === undefined || given[name] === null
       ? defaults[name]
       : string(given[name], `policy.${name}`);
@@ -211,7 +211,6 @@ function policy(value: unknown): PolicySettings {
         ? defaults.bootWaitMs
         : integer(given.bootWaitMs, 'policy.bootWaitMs', 0, 600_000),
     region: text('region'),
-    instanceTag: text('instanceTag'),
   };
   if (settings.file !== null && !settings.file.startsWith('/')) {
     throw new ConfigError('policy.file', `must be an absolute path, got "${settings.file}"`);

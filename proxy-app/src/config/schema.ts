@@ -96,13 +96,8 @@ export interface PolicySettings {
   readonly bootParameter: string | null;
   /** How long a starting sidecar waits for AppConfig before it falls back to `bootParameter`. */
   readonly bootWaitMs: number;
-  /** Region of the AppConfig, SSM and EC2 APIs; null reads it from instance metadata. */
+  /** Region of the AppConfig and SSM APIs; null reads it from instance metadata. */
   readonly region: string | null;
-  /**
-   * The instance tag the sidecar writes the version in force to, so `fleet status` can show it
-   * without reaching the instance; null: no tag.
-   */
-  readonly instanceTag: string | null;
 }
 
 export interface AppConfigSource {
@@ -179,6 +174,5 @@ export const DEFAULTS: Omit<EgressProxyConfig, 'allow'> = {
     bootParameter: null,
     bootWaitMs: 10_000,
     region: null,
-    instanceTag: null,
   },
 };

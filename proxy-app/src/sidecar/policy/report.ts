@@ -1,0 +1,48 @@
+import type { PolicyAgent, PolicyStatus } from './agent.js';
+import { uniformVersion, type ProxyPolicy, type WorkerVersions } from './proxy-policy.js';
+
+/** The policy part of every sidecar answer. */
+export interface PolicyReport {
+  /** The version every proxy worker runs, as the proxy reports it; null if unknown or mid-reload. */
+  readonly policyVersion: string | null;
+  /** Present while workers run different versions (a reload in flight). */
+  readonly policyVersions?: WorkerVersions;
+  /** The policy agent's view: source, last poll, last problem. Absent without an agent. */
+  readonly policy?: PolicyStatus;
+}
+
+/**
+ * Asks the proxy which policy version is in force (never recomputed from a file), for the
+ * sidecar's answers. Concurrent callers share one request, and an answer is reused for `cacheMs`,
+ * so health checks from every load balancer node cost one metrics read.
+ */
+export class PolicyReporter {
+  private last: { versions: WorkerVersions | null; at: number } | undefined;
+  private inFlight: Promise<WorkerVersions | null> | undefined;
+
+  constructor(
+    private readonly proxy: Pick<ProxyPolicy, 'workerVersions'>,
+    private readonly agent: () => PolicyAgent | undefined,
+    private readonly cacheMs: number,
+  ) {}
+
+  async report(): Promise<PolicyReport> {
+    const versions = await this.versions();
+    const agent = this.agent();
+    return {
+      policyVersion: uniformVersion(versions),
+      ...(versions && Object.keys(versions).length > 1 ? { policyVersions: versions } : {}),
+      ...(agent ? { policy: agent.status() } : {}),
+    };
+  }
+
+  private versions(): Promise<WorkerVersions | null> {
+    if (this.last && Date.now() - this.last.at < this.cacheMs) return Promise.resolve(this.last.versions);
+    this.inFlight ??= this.proxy.workerVersions().then((versions) => {
+      this.last = { versions, at: Date.now() };
+      this.inFlight = undefined;
+      return versions;
+    });
+    return this.inFlight;
+  }
+}
