@@ -16,8 +16,9 @@ import {
   type TargetHealthDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { FleetError, fromAwsError, type AwsAction } from './errors.js';
+import { gatherPolicy, policyLocations, type DesiredPolicy, type PolicyClients } from './policy.js';
 
-export interface FleetClients {
+export interface FleetClients extends PolicyClients {
   readonly autoScaling: AutoScalingClient;
   readonly elbv2: ElasticLoadBalancingV2Client;
   readonly ec2: EC2Client;
@@ -36,6 +37,12 @@ export interface StatusOptions {
    * @default - the service's maximum (100 groups; EC2 1000 instances per page)
    */
   readonly pageSize?: number;
+  /**
+   * How long an InService instance may run another policy version than AppConfig serves before it
+   * counts as lagging: the poll interval plus the time its log line takes to reach CloudWatch Logs.
+   * @default 90
+   */
+  readonly policyGraceSeconds?: number;
 }
 
 export interface InstanceRow {
@@ -55,6 +62,10 @@ export interface InstanceRow {
   readonly uptimeSeconds: number | undefined;
   /** Counts towards the minimum: InService in the group and healthy in the target group. */
   readonly healthy: boolean;
+  /** The policy version the instance reported in force; null if none yet, undefined without policy distribution. */
+  readonly policyVersion: string | null | undefined;
+  /** The instance runs another version than AppConfig serves, past the grace period. */
+  readonly policyLagging: boolean;
 }
 
 export interface FleetStatus {
@@ -69,6 +80,8 @@ export interface FleetStatus {
   readonly belowMinimum: boolean;
   /** Things worth knowing that do not stop the command (e.g. a target group not attached to the group). */
   readonly warnings: readonly string[];
+  /** The policy AppConfig serves and how many instances lag; null for a group without policy distribution. */
+  readonly policy: { readonly desired: DesiredPolicy | null; readonly laggingCount: number } | null;
 }
 
 /** The state shown for a group instance the target group does not list at all. */
@@ -96,6 +109,20 @@ export async function gatherStatus(
     describeInstances(clients.ec2, ids, options.pageSize),
   ]);
 
+  const where = policyLocations(group);
+  const policy = where
+    ? await gatherPolicy(
+        clients,
+        where,
+        members.map((member) => ({
+          instanceId: member.InstanceId!,
+          lifecycleState: member.LifecycleState ?? 'unknown',
+          launchTime: ec2Instances.get(member.InstanceId!)?.LaunchTime,
+        })),
+        { now, graceSeconds: options.policyGraceSeconds ?? 90, call, warnings },
+      )
+    : undefined;
+
   const instances = members
     .map((member): InstanceRow => {
       const id = member.InstanceId!;
@@ -103,6 +130,7 @@ export async function gatherStatus(
       const ec2 = ec2Instances.get(id);
       const lifecycleState = member.LifecycleState ?? 'unknown';
       const launchTime = ec2?.LaunchTime;
+      const reported = policy?.instances.get(id);
       return {
         instanceId: id,
         availabilityZone: member.AvailabilityZone ?? ec2?.Placement?.AvailabilityZone ?? 'unknown',
@@ -117,6 +145,8 @@ export async function gatherStatus(
           ? Math.max(0, Math.floor((now.getTime() - launchTime.getTime()) / 1000))
           : undefined,
         healthy: lifecycleState === 'InService' && target.state === 'healthy',
+        policyVersion: policy ? (reported?.version ?? null) : undefined,
+        policyLagging: reported?.lagging ?? false,
       };
     })
     .sort(
@@ -137,6 +167,7 @@ export async function gatherStatus(
     healthyCount,
     belowMinimum: healthyCount < minSize,
     warnings,
+    policy: policy ? { desired: policy.desired, laggingCount: policy.laggingCount } : null,
   };
 }
 

@@ -105,11 +105,13 @@ export async function startAppConfigStandIn(
       return json(res, 200, {
         Items: [...stand.deployments].reverse().map((deployment) => ({
           DeploymentNumber: deployment.number,
+          ConfigurationProfileId: ids.profile,
           ConfigurationName: 'policy',
           ConfigurationVersion: String(deployment.number),
           VersionLabel: deployment.label,
           State: deployment.state,
           PercentageComplete: deployment.state === 'DEPLOYING' ? 50 : 100,
+          // AppConfig's model gives these timestamps the date-time format.
           StartedAt: deployment.startedAt.toISOString(),
         })),
       });
