@@ -106,7 +106,13 @@ export const REQUIRED_ACTIONS = [
 /** Called only for a group the stack tagged with its policy locations (see policy.ts). */
 export const POLICY_ACTIONS = ['appconfig:ListDeployments', 'logs:FilterLogEvents'] as const;
 
-export type AwsAction = (typeof REQUIRED_ACTIONS)[number] | (typeof POLICY_ACTIONS)[number];
+/** Called only with `--workload-subnets`. */
+export const WORKLOAD_SUBNET_ACTIONS = ['ec2:DescribeSubnets', 'ec2:DescribeRouteTables'] as const;
+
+export type AwsAction =
+  | (typeof REQUIRED_ACTIONS)[number]
+  | (typeof POLICY_ACTIONS)[number]
+  | (typeof WORKLOAD_SUBNET_ACTIONS)[number];
 
 const ACCESS_DENIED = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation']);
 const BAD_CREDENTIALS = new Set([
@@ -179,7 +185,7 @@ export function fromAwsError(call: AwsAction, err: unknown): FleetError {
   if (ACCESS_DENIED.has(name)) {
     return new FleetError('FLEET_AWS_ACCESS_DENIED', `${call} was denied: ${said}`, {
       ...details,
-      hint: `allow ${call} for the caller; the command needs ${REQUIRED_ACTIONS.join(', ')}, and for a fleet with policy distribution ${POLICY_ACTIONS.join(', ')} (see docs/fleet-status.md)`,
+      hint: `allow ${call} for the caller; the command needs ${REQUIRED_ACTIONS.join(', ')}, and for a fleet with policy distribution ${POLICY_ACTIONS.join(', ')}, with --workload-subnets ${WORKLOAD_SUBNET_ACTIONS.join(', ')} (see docs/fleet-status.md)`,
     });
   }
   if (BAD_CREDENTIALS.has(name)) {

@@ -36,6 +36,7 @@ repeats every 5 s until every InService instance runs it (0), or exits 4 when SE
   --json               machine-readable output on stdout
   --policy-grace SECS  how long an instance may run another policy before it lags (default 90)
   --wait SECONDS       (policy) wait up to SECONDS for the rollout to reach every instance
+  --workload-subnets IDS  (status) warn about these subnets' routes that bypass the proxy
   -h, --help           this text
 
 AWS_ENDPOINT_URL and the other standard AWS_* variables are honoured.
@@ -63,6 +64,7 @@ interface CommandArgs {
   readonly json: boolean;
   readonly policyGraceSeconds: number;
   readonly waitSeconds: number;
+  readonly workloadSubnets: readonly string[];
 }
 
 const COMMANDS = ['status', 'policy'] as const;
@@ -83,6 +85,7 @@ function parseCommandLine(argv: readonly string[]): CommandArgs | 'help' {
         json: { type: 'boolean', default: false },
         'policy-grace': { type: 'string' },
         wait: { type: 'string' },
+        'workload-subnets': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -135,7 +138,21 @@ function parseCommandLine(argv: readonly string[]): CommandArgs | 'help' {
     json: values.json,
     policyGraceSeconds: seconds('policy-grace', values['policy-grace'], 90),
     waitSeconds: seconds('wait', values.wait, 0),
+    workloadSubnets: subnetList(values['workload-subnets']),
   };
+}
+
+function subnetList(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  const ids = value.split(',').map((id) => id.trim());
+  const bad = ids.find((id) => !/^subnet-[0-9a-f]{8,17}$/.test(id));
+  if (bad !== undefined) {
+    throw new FleetError(
+      'FLEET_USAGE',
+      `--workload-subnets takes subnet ids (subnet-...), comma-separated; got '${bad}'`,
+    );
+  }
+  return ids;
 }
 
 function seconds(name: string, value: string | undefined, fallback: number): number {
@@ -177,6 +194,7 @@ async function main(argv: readonly string[], io: Io): Promise<ExitStatus> {
       }
       const status = await gatherStatus(clients, args.selector, {
         policyGraceSeconds: args.policyGraceSeconds,
+        workloadSubnets: args.workloadSubnets,
       });
       io.stdout(json ? formatJson(status) : formatTable(status));
       if (status.belowMinimum) return EXIT.belowMinimum;

@@ -17,6 +17,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { FleetError, fromAwsError, type AwsAction } from './errors.js';
 import { gatherPolicy, policyLocations, type DesiredPolicy, type PolicyClients } from './policy.js';
+import { checkWorkloadSubnets, type WorkloadSubnet } from './workload-subnets.js';
 
 export interface FleetClients extends PolicyClients {
   readonly autoScaling: AutoScalingClient;
@@ -43,6 +44,8 @@ export interface StatusOptions {
    * @default 90
    */
   readonly policyGraceSeconds?: number;
+  /** Subnets the workloads run in, to check for routes that bypass the proxy. @default - none checked */
+  readonly workloadSubnets?: readonly string[];
 }
 
 export interface InstanceRow {
@@ -82,6 +85,8 @@ export interface FleetStatus {
   readonly warnings: readonly string[];
   /** The policy AppConfig serves and how many instances lag; null for a group without policy distribution. */
   readonly policy: { readonly desired: DesiredPolicy | null; readonly laggingCount: number } | null;
+  /** The workload subnets checked (`--workload-subnets`), with any route out that bypasses the proxy. */
+  readonly workloadSubnets: readonly WorkloadSubnet[];
 }
 
 /** The state shown for a group instance the target group does not list at all. */
@@ -154,6 +159,17 @@ export async function gatherStatus(
         a.availabilityZone.localeCompare(b.availabilityZone) || a.instanceId.localeCompare(b.instanceId),
     );
 
+  const workloadSubnets = options.workloadSubnets?.length
+    ? await checkWorkloadSubnets(clients.ec2, options.workloadSubnets, call)
+    : [];
+  for (const subnet of workloadSubnets) {
+    if (subnet.routesOut.length > 0) {
+      warnings.push(
+        `workload subnet ${subnet.subnetId} routes ${subnet.routesOut.join(', ')} (route table ${subnet.routeTableId}): workloads there can bypass the proxy`,
+      );
+    }
+  }
+
   const healthyCount = instances.filter((i) => i.healthy).length;
   const minSize = group.MinSize ?? 0;
   return {
@@ -168,6 +184,7 @@ export async function gatherStatus(
     belowMinimum: healthyCount < minSize,
     warnings,
     policy: policy ? { desired: policy.desired, laggingCount: policy.laggingCount } : null,
+    workloadSubnets,
   };
 }
 

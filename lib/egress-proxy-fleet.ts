@@ -11,6 +11,7 @@ import type { EgressProxyConfig } from '../proxy-app/src/config/index.js';
 import { AccessLogAlarms } from './access-log-alarms.js';
 import { EgressProxyValidationError } from './errors.js';
 import { managedPolicyFinding } from './nag.js';
+import { admitWorkload, type AdmitOptions } from './network.js';
 import { validateTimingChain, type TimingEstimate } from './timing.js';
 import { withLifecycle } from './instance-config.js';
 import { ProxyLifecycleHooks } from './lifecycle-hooks.js';
@@ -380,6 +381,14 @@ export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam
     }).deniedShareAlarm;
 
     this.proxyUrl = `http://${this.loadBalancer.loadBalancerDnsName}:${proxyPort}`;
+  }
+
+  /**
+   * Lets workloads in `workloadSecurityGroup` use the proxy (see `admitWorkload`); with
+   * `restrictEgress`, the proxy port is the group's way out.
+   */
+  admit(workloadSecurityGroup: ec2.ISecurityGroup, options: AdmitOptions = {}): void {
+    admitWorkload(this, this.connections, workloadSecurityGroup, options);
   }
 
   private validateProps(props: EgressProxyFleetProps, minCapacity: number, maxCapacity: number): void {
