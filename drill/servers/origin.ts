@@ -4,13 +4,18 @@
  * fake one. Runs inside the internet namespace.
  */
 import { createServer, type Server } from 'node:http';
-import { ORIGIN_PORTS, ORIGIN_READY, originAnswer } from './protocol.js';
+import { HELD_PATH, ORIGIN_PORTS, ORIGIN_READY, originAnswer } from './protocol.js';
 
 function serve(port: number): Promise<Server> {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://origin');
     const nonce = url.searchParams.get('n') ?? '';
-    res.writeHead(200, { 'content-type': 'text/plain', connection: 'close' }).end(originAnswer(nonce));
+    // Every request a fresh flow, except the held connections that must outlive a policy rollout.
+    const connection = url.pathname === HELD_PATH ? 'keep-alive' : 'close';
+    const body = originAnswer(nonce);
+    res
+      .writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), connection })
+      .end(body);
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -48,12 +48,17 @@ export interface AppConfigStandIn {
   close(): Promise<void>;
 }
 
-const DEFAULT_IDS: AppConfigIds = { application: 'app1234', environment: 'env1234', profile: 'prof123' };
+export const DEFAULT_APPCONFIG_IDS: AppConfigIds = {
+  application: 'app1234',
+  environment: 'env1234',
+  profile: 'prof123',
+};
 
 export async function startAppConfigStandIn(
-  options: { ids?: AppConfigIds; pollSeconds?: number; port?: number } = {},
+  options: { ids?: AppConfigIds; pollSeconds?: number; host?: string; port?: number } = {},
 ): Promise<AppConfigStandIn> {
-  const ids = options.ids ?? DEFAULT_IDS;
+  const host = options.host ?? '127.0.0.1';
+  const ids = options.ids ?? DEFAULT_APPCONFIG_IDS;
   /** Live tokens: each maps to its session's id and the deployment number it has seen. */
   const tokens = new Map<string, { session: string; seen: number }>();
   const sockets = new Set<Socket>();
@@ -128,7 +133,7 @@ export async function startAppConfigStandIn(
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
     });
-    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => server.listen(port, host, resolve));
     return (server.address() as AddressInfo).port;
   };
   const stopListening = (): Promise<void> =>
@@ -140,7 +145,7 @@ export async function startAppConfigStandIn(
 
   const port = await listen(options.port ?? 0);
   const stand: AppConfigStandIn = {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
     ids,
     deployments: [],
     sessions: [],
