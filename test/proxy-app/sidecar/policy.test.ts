@@ -10,6 +10,7 @@ import { findMotoServer, startMoto, type Moto } from '../../support/moto.js';
 import { dial, exchange, readResponse, tunnel } from '../client.js';
 import { run, startProxy, type Fleet, type Running } from '../harness.js';
 import { startHttpOrigin, startTcpOrigin, type HttpOrigin, type TcpOrigin } from '../origins.js';
+import { startFakeAws, startFakeImds } from './lifecycle/stand-ins.js';
 
 const motoServer = findMotoServer();
 const region = 'us-east-1';
@@ -66,7 +67,9 @@ describe.skipIf(!motoServer && !process.env.CI)(
       allowCidrs: ['127.0.0.0/8'],
     });
 
-    async function startInstance(): Promise<{ fleet: Fleet; sidecar: Running; policyFile: string }> {
+    async function startInstance(
+      extra: { lifecycle?: Record<string, unknown>; env?: Record<string, string> } = {},
+    ): Promise<{ fleet: Fleet; sidecar: Running; policyFile: string }> {
       const policyFile = join(mkdtempSync(join(tmpdir(), 'egress-policy-')), 'policy.json');
       // As the CDK app writes it: no allowlist of its own, the policy by reference only.
       const fleet = await startProxy({
@@ -79,12 +82,14 @@ describe.skipIf(!motoServer && !process.env.CI)(
           bootWaitMs: 2_000,
           region,
         },
+        ...(extra.lifecycle ? { lifecycle: extra.lifecycle } : {}),
       });
       const sidecar = run('sidecar', fleet.configFile, {
         AWS_ENDPOINT_URL_APPCONFIGDATA: appConfig.url,
         AWS_ENDPOINT_URL_SSM: moto.endpoint,
         AWS_ACCESS_KEY_ID: 'testing',
         AWS_SECRET_ACCESS_KEY: 'testing',
+        ...extra.env,
       });
       stops.push(
         () => sidecar.stop(),
@@ -278,5 +283,51 @@ describe.skipIf(!motoServer && !process.env.CI)(
       expect(answer.body.policy).toMatchObject({ source: 'file' });
       expect(answer.body.policyVersion).toBe(policyVersion(first));
     });
+
+    it(
+      'completes the launching hook only once a deployed policy is in force, never on the empty allowlist',
+      { timeout: 60_000 },
+      async () => {
+        appConfig = await startAppConfigStandIn({ pollSeconds: POLL_SECONDS });
+        const policy = policyFor(origin.port);
+        appConfig.deploy(JSON.stringify(policy));
+        await appConfig.stop();
+        // No boot parameter either: a fresh moto has none (ParameterNotFound).
+        const aws = await startFakeAws(motoServer ?? 'moto_server');
+        const imds = await startFakeImds({
+          'instance-id': 'i-0123456789abcdef0',
+          'placement/region': region,
+          'tags/instance/aws:autoscaling:groupName': 'egress-asg',
+        });
+        stops.push(
+          () => aws.close(),
+          () => imds.close(),
+        );
+        const { fleet, sidecar } = await startInstance({
+          lifecycle: {
+            enabled: true,
+            imdsUrl: imds.url,
+            targetGroupArn: 'arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/egress/0',
+            readySuccesses: 2,
+            pollMs: 200,
+          },
+          env: { AWS_ENDPOINT_URL: aws.url, AWS_ENDPOINT_URL_SSM: aws.url },
+        });
+        const completed = () => aws.calls.filter((call) => call.action === 'CompleteLifecycleAction');
+        // The probe passes (its target is exempt from the allowlist), but no policy is in force.
+        await sidecar.waitForLog((line) => line.code === 'EGRESS_POLICY_UNREACHABLE');
+        expect((await ask(fleet)).status).toBe(200);
+        await new Promise((resolve) => setTimeout(resolve, 3_000));
+        expect(completed()).toEqual([]);
+
+        await appConfig.start();
+        await expect.poll(() => completed().length, { timeout: 15_000 + ROLLOUT_MS }).toBe(1);
+        expect(completed()[0]!.params).toMatchObject({
+          LifecycleHookName: 'egress-proxy-launching',
+          LifecycleActionResult: 'CONTINUE',
+        });
+        expect(await inForce(fleet)).toBe(policyVersion(policy));
+      },
+    );
   },
 );
