@@ -96,11 +96,12 @@ export class Instance {
         [DIST.sidecar, '--config', instance.configFile],
         { env: SIDECAR_ENV },
       );
-      // Ready as the launching hook would have it: listening, and running the deployed policy.
       await Promise.all([
         instance.proxy.waitForLine('proxy listening', options.launchTimeoutMs),
-        instance.sidecar.waitForLine('"msg":"policy applied"', options.launchTimeoutMs),
+        instance.sidecar.waitForLine('sidecar listening', options.launchTimeoutMs),
       ]);
+      // Ready as the launching hook would have it: running the deployed policy too.
+      await instance.sidecar.waitForLine('"msg":"policy applied"', options.launchTimeoutMs);
       return instance;
     } catch (error) {
       await instance.destroy();

@@ -40,6 +40,8 @@ export const SIDECAR_ENV: Readonly<Record<string, string>> = {
   AWS_ACCESS_KEY_ID: 'drill',
   AWS_SECRET_ACCESS_KEY: 'drill',
   AWS_EC2_METADATA_DISABLED: 'true',
+  // The host runs Node 20, the instances 22: the SDK's notice about it is noise in the drill's logs.
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
 };
 
 export class PolicyService {

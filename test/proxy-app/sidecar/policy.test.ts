@@ -326,7 +326,7 @@ describe.skipIf(!motoServer && !process.env.CI)(
           LifecycleHookName: 'egress-proxy-launching',
           LifecycleActionResult: 'CONTINUE',
         });
-        expect(await inForce(fleet)).toBe(policyVersion(policy));
+        await expect.poll(() => inForce(fleet)).toBe(policyVersion(policy));
       },
     );
   },

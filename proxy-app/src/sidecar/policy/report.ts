@@ -13,8 +13,9 @@ export interface PolicyReport {
 
 /**
  * Asks the proxy which policy version is in force (never recomputed from a file), for the
- * sidecar's answers. Concurrent callers share one request, and an answer is reused for `cacheMs`,
- * so health checks from every load balancer node cost one metrics read.
+ * sidecar's answers. Concurrent callers share one request, and an answer is reused for `cacheMs`.
+ * Once there is an answer, a caller never waits for the next one: it gets the last answer while a
+ * refresh runs, so reading the version never makes a health check slower than its probe.
  */
 export class PolicyReporter {
   private last: { versions: WorkerVersions | null; at: number } | undefined;
@@ -37,12 +38,13 @@ export class PolicyReporter {
   }
 
   private versions(): Promise<WorkerVersions | null> {
-    if (this.last && Date.now() - this.last.at < this.cacheMs) return Promise.resolve(this.last.versions);
+    const last = this.last;
+    if (last && Date.now() - last.at < this.cacheMs) return Promise.resolve(last.versions);
     this.inFlight ??= this.proxy.workerVersions().then((versions) => {
       this.last = { versions, at: Date.now() };
       this.inFlight = undefined;
       return versions;
     });
-    return this.inFlight;
+    return last ? Promise.resolve(last.versions) : this.inFlight;
   }
 }
