@@ -27,8 +27,14 @@ export class PolicyAgentError extends Error {
   }
 }
 
-/** An AWS SDK or network error in one line: the service's error name and message. */
+/** An AWS SDK or network error in one line: the HTTP status if any, the error's name and message. */
 export function describeAwsError(error: unknown): string {
-  const { name, message, code } = error as { name?: string; message?: string; code?: string };
-  return [code ?? name, message].filter(Boolean).join(': ') || String(error);
+  const { name, message, code, $metadata } = error as {
+    name?: string;
+    message?: string;
+    code?: string;
+    $metadata?: { httpStatusCode?: number };
+  };
+  const status = $metadata?.httpStatusCode ? `HTTP ${$metadata.httpStatusCode}` : undefined;
+  return [status, code ?? name, message].filter(Boolean).join(': ') || String(error);
 }
