@@ -138,11 +138,17 @@ export class Instance {
     return this.askSidecar('/healthcheck');
   }
 
-  /** The policy version the instance's proxy reports (the sidecar's /livez), or null. */
+  /**
+   * The policy version the instance's proxy reports (the sidecar's /livez), or null when it does not
+   * say within three tries (a busy machine can make one ask time out).
+   */
   async policyVersion(): Promise<string | null> {
-    const answer = await this.askSidecar('/livez');
-    const body = /^200 (.*)$/s.exec(answer)?.[1];
-    return body ? ((JSON.parse(body) as { policyVersion: string | null }).policyVersion ?? null) : null;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const body = /^200 (.*)$/s.exec(await this.askSidecar('/livez'))?.[1];
+      const version = body ? (JSON.parse(body) as { policyVersion: string | null }).policyVersion : null;
+      if (version) return version;
+    }
+    return null;
   }
 
   private async askSidecar(path: string): Promise<string> {

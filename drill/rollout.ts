@@ -107,8 +107,11 @@ export async function rollOut(
     );
     const versions = await Promise.all(fleet.map((i) => i.policyVersion().catch(() => null)));
     const versionAfter = Object.fromEntries(servers.map((server, i) => [server, versions[i] ?? null]));
+    // Evidence only: a reload, or another version reported. No answer at all is not evidence.
     const invalidAppliedOn = servers.filter(
-      (server) => reloadedSinceInvalid.includes(server) || versionAfter[server] !== next.version,
+      (server) =>
+        reloadedSinceInvalid.includes(server) ||
+        (versionAfter[server] !== null && versionAfter[server] !== next.version),
     );
 
     // Back to the policy the other scenarios expect.
