@@ -137,11 +137,13 @@ export async function startProxy(
  * A listener that never accepts (Node always accepts, so this is a small Python process):
  * once its one-slot backlog is full, the kernel drops further SYNs and connects hang.
  */
-export async function startNonAcceptingListener(): Promise<{ child: ChildProcess; port: number }> {
+export async function startNonAcceptingListener(
+  host = '127.0.0.1',
+): Promise<{ child: ChildProcess; port: number }> {
   const script = [
     'import socket, sys, time',
     's = socket.socket()',
-    "s.bind(('127.0.0.1', 0))",
+    `s.bind(('${host}', 0))`,
     's.listen(0)',
     'print(s.getsockname()[1], flush=True)',
     'time.sleep(120)',
