@@ -104,6 +104,16 @@ export interface Fleet {
   stop(): Promise<void>;
 }
 
+/**
+ * The policy that lets a test's loopback origins stand in for the internet: `localhost` and
+ * loopback addresses on exactly these ports.
+ */
+export function loopbackInternet(
+  ...ports: number[]
+): Pick<EgressProxyConfigInput, 'allow' | 'allowPorts' | 'allowCidrs'> {
+  return { allow: ['localhost'], allowPorts: ports, allowCidrs: ['127.0.0.0/8'] };
+}
+
 /** Writes a config file with free ports and the given settings, and starts the proxy. */
 export async function startProxy(
   settings: Omit<EgressProxyConfigInput, 'proxy' | 'health' | 'metrics'> & {

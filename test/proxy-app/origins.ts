@@ -58,6 +58,12 @@ export async function startHttpOrigin(): Promise<HttpOrigin> {
   };
 }
 
+/** Starts a test's own HTTP server on a free loopback port and returns the port. */
+export async function listenOnLoopback(server: Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
+}
+
 const CHUNK = 64 * 1024;
 
 function patternChunk(offset: number, size: number): Buffer {

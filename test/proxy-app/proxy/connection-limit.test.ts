@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dial, metricValue, readResponse, readUntilEnd } from '../client.js';
-import { startProxy, type Fleet } from '../harness.js';
+import { loopbackInternet, startProxy, type Fleet } from '../harness.js';
 import { startTcpOrigin, type TcpOrigin } from '../origins.js';
 
 const MAX = 20;
@@ -12,9 +12,7 @@ const held: Socket[] = [];
 beforeAll(async () => {
   origin = await startTcpOrigin((socket) => socket.on('end', () => socket.end()));
   fleet = await startProxy({
-    allow: ['localhost'],
-    allowPorts: [origin.port],
-    allowCidrs: ['127.0.0.0/8'],
+    ...loopbackInternet(origin.port),
     proxy: { workers: 2 },
     limits: { maxConnections: MAX },
   });
@@ -51,6 +49,9 @@ describe('limits.maxConnections', () => {
     for (let i = 0; i < 3 * MAX; i++) statuses.push(await tryTunnel());
     expect(count(statuses, 200)).toBe(MAX);
     expect(count(statuses, 503)).toBe(2 * MAX);
+    expect(await metricValue(fleet.config.metrics.port, 'egress_proxy_connections_refused_total')).toBe(
+      2 * MAX,
+    );
   });
 
   it('is never exceeded when connections arrive all at once, and capacity returns after they close', async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dial, metricValue, readResponse } from '../client.js';
-import { startProxy, type Fleet } from '../harness.js';
+import { loopbackInternet, startProxy, type Fleet } from '../harness.js';
 import { startHttpOrigin, type HttpOrigin } from '../origins.js';
 
 let origin: HttpOrigin;
@@ -10,9 +10,7 @@ beforeAll(async () => {
   origin = await startHttpOrigin();
   // Long idle and head timeouts: whatever closes these connections, it is not them.
   fleet = await startProxy({
-    allow: ['localhost'],
-    allowPorts: [origin.port],
-    allowCidrs: ['127.0.0.0/8'],
+    ...loopbackInternet(origin.port),
     proxy: { workers: 1 },
     timeouts: { idleMs: 120_000, headersMs: 120_000 },
   });

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dial, readHead, readResponse, readUntilEnd } from '../client.js';
-import { startProxy, type Fleet } from '../harness.js';
-import { startTcpOrigin, type TcpOrigin } from '../origins.js';
+import { loopbackInternet, startProxy, type Fleet } from '../harness.js';
+import { listenOnLoopback, startTcpOrigin, type TcpOrigin } from '../origins.js';
 
 /** `/upload` answers 100 Continue (Node's default) and hashes the body; `/refuse` answers 401 at once. */
 let origin: Server;
@@ -37,17 +37,14 @@ beforeAll(async () => {
     res.writeContinue();
     origin.emit('request', req, res);
   });
-  await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
-  originPort = (origin.address() as AddressInfo).port;
+  originPort = await listenOnLoopback(origin);
   eager = await startTcpOrigin((socket) =>
     socket.once('data', () =>
       socket.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok'),
     ),
   );
   fleet = await startProxy({
-    allow: ['localhost'],
-    allowPorts: [originPort, eager.port],
-    allowCidrs: ['127.0.0.0/8'],
+    ...loopbackInternet(originPort, eager.port),
   });
 });
 

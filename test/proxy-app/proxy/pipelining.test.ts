@@ -1,10 +1,9 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_PIPELINED } from '../../../proxy-app/src/proxy/in-order.js';
 import { dial, readResponse } from '../client.js';
-import { startProxy, type Fleet } from '../harness.js';
-import { startTcpOrigin, type TcpOrigin } from '../origins.js';
+import { loopbackInternet, startProxy, type Fleet } from '../harness.js';
+import { listenOnLoopback, startTcpOrigin, type TcpOrigin } from '../origins.js';
 
 /** Answers each request after a pause, and remembers how many it was serving at once. */
 let origin: Server;
@@ -23,13 +22,10 @@ beforeAll(async () => {
       res.writeHead(200, { 'content-type': 'text/plain' }).end(`answer to ${req.url}`);
     }, delay);
   });
-  await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
-  originPort = (origin.address() as AddressInfo).port;
+  originPort = await listenOnLoopback(origin);
   echo = await startTcpOrigin((socket) => socket.on('data', (data) => socket.write(data)));
   fleet = await startProxy({
-    allow: ['localhost'],
-    allowPorts: [originPort, echo.port],
-    allowCidrs: ['127.0.0.0/8'],
+    ...loopbackInternet(originPort, echo.port),
   });
 });
 

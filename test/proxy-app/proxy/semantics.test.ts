@@ -1,30 +1,27 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dial, readUntilEnd } from '../client.js';
-import { startProxy, type Fleet } from '../harness.js';
+import { loopbackInternet, startProxy, type Fleet } from '../harness.js';
+import { listenOnLoopback } from '../origins.js';
 
 /** Answers with its own reason phrase and a trailer, and remembers the request headers. */
 let origin: Server;
 let originPort: number;
 let seen: IncomingHttpHeaders = {};
+let seenRaw: string[] = [];
 let fleet: Fleet;
-const settings = (): Parameters<typeof startProxy>[0] => ({
-  allow: ['localhost'],
-  allowPorts: [originPort],
-  allowCidrs: ['127.0.0.0/8'],
-});
+const settings = (): Parameters<typeof startProxy>[0] => loopbackInternet(originPort);
 
 beforeAll(async () => {
   origin = createServer((req, res) => {
     seen = req.headers;
+    seenRaw = req.rawHeaders;
     res.writeHead(200, 'Fine Thanks', { 'content-type': 'text/plain', trailer: 'x-checksum' });
     res.write('body');
     res.addTrailers({ 'x-checksum': 'abc123' });
     res.end();
   });
-  await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
-  originPort = (origin.address() as AddressInfo).port;
+  originPort = await listenOnLoopback(origin);
   fleet = await startProxy(settings());
 });
 
@@ -47,6 +44,12 @@ describe('HTTP semantics of forwarded exchanges', () => {
     expect(raw).toMatch(/^HTTP\/1\.1 200 Fine Thanks\r\n/);
     expect(raw).toMatch(/\r\ntrailer: x-checksum\r\n/i);
     expect(raw).toMatch(/\r\n0\r\nx-checksum: abc123\r\n\r\n$/i);
+  });
+
+  it("keeps the client's header order and spelling", async () => {
+    await get(fleet, 'x-Second: 2\r\nX-FIRST: 1\r\nx-second: 3\r\n');
+    const names = seenRaw.filter((_, i) => i % 2 === 0 && /second|first/i.test(seenRaw[i]!));
+    expect(names).toEqual(['x-Second', 'X-FIRST', 'x-second']);
   });
 
   it('adds Via to the request and the response, after any the client or origin sent', async () => {
