@@ -31,6 +31,7 @@ class UpstreamAgent extends Agent {
     super({ keepAlive: true, scheduling: 'lifo', timeout: POOL_IDLE_MS });
   }
 
+  /** Node's Agent always passes `callback` and takes the socket (or the error) through it. */
   override createConnection(
     options: ClientRequestArgs,
     callback?: (error: Error | null, socket: Duplex) => void,
@@ -38,7 +39,8 @@ class UpstreamAgent extends Agent {
     const { destination, client } = (options as UpstreamRequestOptions)[DESTINATION];
     this.open(destination, client).then(
       (socket) => callback!(null, socket),
-      (error: Error) => callback!(error, undefined as unknown as Duplex),
+      // @types/node wants a stream with the error too; Node ignores it.
+      (error: Error) => callback!(error, undefined as never),
     );
     return undefined;
   }
