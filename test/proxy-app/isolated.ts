@@ -1,7 +1,8 @@
 /**
- * Runs a scenario script in its own network and mount namespaces: only loopback exists, and
+ * Runs a scenario script in its own network, mount and PID namespaces: only loopback exists,
  * /etc/hosts and /etc/resolv.conf are the test's own, so names resolve as the test says through
- * the real system resolver (getaddrinfo), and DNS goes to a server the scenario runs itself.
+ * the real system resolver (getaddrinfo), and DNS goes to a server the scenario runs itself; when
+ * the scenario ends, however it ends, the kernel ends everything it started.
  * Needs root for unshare; without it the tests skip, except under CI, where they fail.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -43,6 +44,7 @@ export async function runIsolated<T>(
     [
       '--net',
       '--mount',
+      '--pid',
       '--fork',
       '--kill-child',
       'sh',
