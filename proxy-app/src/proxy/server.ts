@@ -60,11 +60,11 @@ export function createProxyServer(context: WorkerContext): { server: Server; for
   server.on('checkContinue', onRequest);
 
   server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    watchDetached(socket);
+    watchDetached(socket, timeouts.idleMs);
     inTurn(socket, () => void handleConnect(context, req, socket, head));
   });
   server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
-    watchDetached(socket);
+    watchDetached(socket, timeouts.idleMs);
     inTurn(socket, () =>
       refuseOnSocket(
         context,
@@ -157,10 +157,11 @@ function inTurn(socket: Socket, work: () => void): void {
 
 /**
  * A socket the HTTP server handed over (CONNECT, Upgrade) has no server error or timeout
- * handling any more; until the tunnel takes it, errors and the server's idle timeout close it.
+ * handling any more; until the tunnel takes it, an error or `idleMs` without traffic closes it.
  */
-function watchDetached(socket: Socket): void {
+function watchDetached(socket: Socket, idleMs: number): void {
   socket.on('error', destroySelf);
+  socket.setTimeout(idleMs);
   socket.on('timeout', destroySelf);
 }
 

@@ -1,7 +1,8 @@
+import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dial, metricValue, readResponse } from '../client.js';
+import { dial, metricValue, readResponse, tunnel } from '../client.js';
 import { loopbackInternet, startProxy, type Fleet } from '../harness.js';
-import { startHttpOrigin, type HttpOrigin } from '../origins.js';
+import { startHttpOrigin, startTcpOrigin, type HttpOrigin } from '../origins.js';
 
 let origin: HttpOrigin;
 let fleet: Fleet;
@@ -61,6 +62,34 @@ describe('a refused connection is closed by the proxy even when the client keeps
     } finally {
       clearInterval(drip);
       socket.destroy();
+    }
+  });
+});
+
+describe('an idle connection is closed after timeouts.idleMs in every state', () => {
+  it('a tunnel nobody uses, and a kept-alive connection between requests', async () => {
+    const quiet = await startTcpOrigin((socket) => socket.on('error', () => undefined));
+    const impatient = await startProxy({
+      ...loopbackInternet(quiet.port, origin.port),
+      timeouts: { idleMs: 1_000 },
+    });
+    try {
+      const idleTunnel = await tunnel(impatient.config.proxy.port, `localhost:${quiet.port}`);
+      const keptAlive = await dial(impatient.config.proxy.port);
+      keptAlive.write(`GET http://localhost:${origin.port}/ HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+      expect((await readResponse(keptAlive)).status).toBe(200);
+      const ended = (socket: Socket): Promise<string> =>
+        new Promise((resolve) => {
+          socket.once('end', () => resolve('ended')).once('close', () => resolve('ended'));
+          socket.on('error', () => resolve('ended')).resume();
+        });
+      expect(await Promise.all([ended(idleTunnel), ended(keptAlive)])).toEqual(['ended', 'ended']);
+      const line = await impatient.proxy.waitForLog(
+        (entry) => entry.msg === 'tunnel' && entry.port === quiet.port,
+      );
+      expect(line.decision).toBe('allowed');
+    } finally {
+      await Promise.all([impatient.stop(), quiet.close()]);
     }
   });
 });
