@@ -12,7 +12,7 @@ export interface EgressProxyStackProps extends StackProps {
   readonly settings: EgressProxySettings;
   /**
    * Folder with the built bundles.
-   * @default - this repository's proxy-app/dist
+   * @default - the bundles shipped in this package (proxy-app/dist)
    */
   readonly bundleDirectory?: string;
 }

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Names, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -10,12 +9,10 @@ import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { EgressProxyValidationError } from './errors.js';
 import { managedPolicyFinding } from './nag.js';
+import { DEFAULT_BUNDLE_DIRECTORY, DEFAULT_IMAGE_DIRECTORY } from './paths.js';
 import type { ProxyArchitecture } from './settings.js';
 
-/** The repository's data-plane bundles (`npm run build`). */
-export const DEFAULT_BUNDLE_DIRECTORY = fileURLToPath(new URL('../proxy-app/dist', import.meta.url));
-/** The repository's image files: component document, scripts, units, host tuning. */
-export const DEFAULT_IMAGE_DIRECTORY = fileURLToPath(new URL('../image', import.meta.url));
+export { DEFAULT_BUNDLE_DIRECTORY, DEFAULT_IMAGE_DIRECTORY };
 
 const BUNDLE_FILES = ['proxy.js', 'sidecar.js', 'package.json'];
 const COMPONENT_FILE = 'component.yaml';
@@ -42,12 +39,12 @@ export interface ProxyImageProps {
   readonly buildInstanceType?: ec2.InstanceType;
   /**
    * Folder with the built `proxy.js`, `sidecar.js` and `package.json`.
-   * @default - this repository's proxy-app/dist
+   * @default - the bundles shipped in this package (proxy-app/dist)
    */
   readonly bundleDirectory?: string;
   /**
    * Folder with `component.yaml`, the install scripts, the units and host tuning.
-   * @default - this repository's image/
+   * @default - the image files shipped in this package (image/)
    */
   readonly imageDirectory?: string;
 }
