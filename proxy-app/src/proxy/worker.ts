@@ -4,7 +4,7 @@ import { Policy } from '../policy/policy.js';
 import { ConnectionLimit } from './connection-limit.js';
 import type { WorkerContext } from './context.js';
 import { isMessage, type ToPrimary, type ToWorker } from './messages.js';
-import { answerMetricsRequests, metrics } from './metrics.js';
+import { answerMetricsRequests, metrics, observeUpstreamConnect } from './metrics.js';
 import { Resolver } from './resolver.js';
 import { createProxyServer } from './server.js';
 
@@ -30,7 +30,7 @@ function serve(config: EgressProxyConfig, send: (message: ToPrimary) => void): v
       resolver: new Resolver(config.dns.cacheMs),
       policy: () => context.policy,
       connectMs: config.timeouts.connectMs,
-      onConnected: (seconds) => metrics.upstreamConnectSeconds.observe(seconds),
+      onConnected: observeUpstreamConnect,
     },
     policy: new Policy(config),
     draining: false,
