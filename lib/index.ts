@@ -3,6 +3,18 @@ export { EgressProxyStack, type EgressProxyStackProps } from './egress-proxy-sta
 export { EgressProxyFleet, HEALTH_CHECK_PATH, type EgressProxyFleetProps } from './egress-proxy-fleet.js';
 export { BuiltMachineImage, ProxyImage, type ProxyImageProps } from './proxy-image.js';
 export { AccessLogAlarms, type AccessLogAlarmsProps } from './access-log-alarms.js';
+export { AlarmNotifications, type AlarmNotificationsProps } from './alarm-actions.js';
+export { EgressProxyDashboard, type EgressProxyDashboardProps } from './dashboard.js';
+export { defaultMetricNamespace, FleetMetrics, type FleetMetricsProps } from './fleet-metrics.js';
+export {
+  EXPORTED_METRICS,
+  INSTANCE_LABEL,
+  PROXY_JOB,
+  SIDECAR_JOB,
+  ZONE_LABEL,
+  type ExportedMetric,
+  type MetricScope,
+} from './prometheus-metrics.js';
 export { ProxyLifecycleHooks, type ProxyLifecycleHooksProps } from './lifecycle-hooks.js';
 export { buildInstanceConfig, INSTANCE_CONFIG_PATH } from './instance-config.js';
 export {

@@ -146,8 +146,6 @@ export interface TargetLabels {
 export function scrapeConfig(config: EgressProxyConfig, labels: TargetLabels): object {
   const target = (job: string, address: ListenAddress) => ({
     job_name: job,
-    scrape_interval: '1m',
-    scrape_timeout: '10s',
     // A runaway label would otherwise become thousands of log events a minute.
     sample_limit: 1000,
     static_configs: [

@@ -11,7 +11,7 @@ export const PROXY_UNITS = ['egress-proxy.service', 'egress-proxy-sidecar.servic
 /** EC2 rejects user data above 16 KB; leave room for the script around the config. */
 const MAX_CONFIG_BYTES = 12 * 1024;
 const MAX_USER_DATA_BYTES = 16 * 1024;
-/** What a deploy-time value (a log group name) may take in the rendered script, at most. */
+/** Bytes a deploy-time value (a generated log group name) is assumed to take in the script. */
 const TOKEN_BYTES_ESTIMATE = 256;
 
 /** Seconds systemd waits for the proxy to drain on stop, beyond the configured drain time. */
@@ -91,7 +91,7 @@ export function proxyUserData({ config, logGroupName, metrics }: ProxyUserDataOp
       ' -c file:/opt/aws/amazon-cloudwatch-agent/etc/egress-proxy.json' +
       ' || echo "egress-proxy: CloudWatch agent did not start; logs stay in the journal" >&2',
   );
-  // Deploy-time names count at their longest, so the check holds whatever they turn out to be.
+  // A deploy-time name (a token here) counts as TOKEN_BYTES_ESTIMATE, more than a generated name takes.
   const estimate: string = Tokenization.reverseString(userData.render())
     .mapTokens({ mapToken: () => 'x'.repeat(TOKEN_BYTES_ESTIMATE) })
     .join({ join: (left: unknown, right: unknown) => `${String(left)}${String(right)}` });

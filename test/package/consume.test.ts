@@ -166,6 +166,34 @@ describe('the packed library in another CDK app', () => {
     expect(bundles).toEqual(expect.arrayContaining(['proxy.js', 'sidecar.js', 'package.json']));
   });
 
+  // A `cdk init` app is CommonJS; Node 20.19+ and 22.12+ load this ES-module package with require().
+  it(
+    'works from a CommonJS app as well (TypeScript module NodeNext compiles the import to require)',
+    () => {
+      const cjs = join(consumer, 'cjs');
+      mkdirSync(cjs);
+      writeFileSync(
+        join(cjs, 'package.json'),
+        JSON.stringify({ name: 'consumer-cjs', private: true, type: 'commonjs' }),
+      );
+      writeFileSync(join(cjs, 'tsconfig.json'), readFileSync(join(consumer, 'tsconfig.json')));
+      writeFileSync(join(cjs, 'app.ts'), readFileSync(join(consumer, 'app.ts')));
+      sh(join(consumer, 'node_modules', '.bin', 'tsc'), ['-p', '.'], { cwd: cjs, timeoutMs: 3 * MINUTE });
+      expect(readFileSync(join(cjs, 'out', 'app.js'), 'utf8')).toContain('require("egress-proxy")');
+      const out = join(work, 'cdk.out.cjs');
+      sh(process.execPath, ['out/app.js'], {
+        cwd: cjs,
+        timeoutMs: 5 * MINUTE,
+        env: { ...process.env, CDK_OUTDIR: out },
+      });
+      const template = JSON.parse(
+        readFileSync(join(out, 'Workloads.template.json'), 'utf8'),
+      ) as Assembly['template'];
+      expect(Object.keys(template.Resources)).toEqual(Object.keys(assembly.template.Resources));
+    },
+    10 * MINUTE,
+  );
+
   it('declares no runtime dependency: aws-cdk-lib and constructs are peers', () => {
     const installed = JSON.parse(
       readFileSync(join(consumer, 'node_modules', 'egress-proxy', 'package.json'), 'utf8'),
