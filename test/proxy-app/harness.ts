@@ -121,16 +121,18 @@ export async function startProxy(
   writeConfig(config);
   const proxy = run('proxy', configFile);
   await proxy.waitForLog((line) => line.msg === 'proxy listening');
-  return {
+  const fleet: Fleet = {
     config,
     configFile,
     proxy,
     proxyUrl: `http://127.0.0.1:${config.proxy.port}`,
     writeConfig,
+    // The proxy running now: a test may have replaced the one started here (restarted it).
     async stop() {
-      await proxy.stop();
+      await fleet.proxy.stop();
     },
   };
+  return fleet;
 }
 
 /**
