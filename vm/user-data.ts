@@ -15,6 +15,8 @@ export const TEST_TARGET_GROUP_ARN =
   'arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/vm-test/0';
 /** Stands in for the stack's log group name (a token at synth). */
 export const TEST_LOG_GROUP = 'egress-proxy-vm-test';
+/** Stand in for the fleet's metric namespace and EMF log group (FleetMetrics). */
+export const TEST_METRICS = { namespace: 'EgressProxy/VmTest', logGroupName: 'egress-proxy-vm-test-metrics' };
 
 export interface RenderedUserData {
   readonly script: string;
@@ -51,6 +53,6 @@ export function renderUserData(): RenderedUserData {
     region: 'us-east-1',
     targetGroupArn: TEST_TARGET_GROUP_ARN,
   });
-  const script = proxyUserData({ config, logGroupName: TEST_LOG_GROUP }).render();
+  const script = proxyUserData({ config, logGroupName: TEST_LOG_GROUP, metrics: TEST_METRICS }).render();
   return { script, allow, allowCidrs };
 }

@@ -8,6 +8,7 @@ import {
   LOG_LEVELS,
   type EgressProxyConfig,
   type LifecycleSettings,
+  type ListenAddress,
 } from './schema.js';
 
 /** A config that cannot be used. `key` is the dotted path of the offending setting. */
@@ -111,6 +112,15 @@ export function parseConfig(raw: unknown): EgressProxyConfig {
     if (clash) throw new ConfigError(key, `${value} is also ${clash[0]}; each listener needs its own port`);
   }
   return deepFreeze(config);
+}
+
+/**
+ * `host:port` at which a process on this host reaches a listener: a wildcard listener over
+ * loopback, any other (loopback, as parseConfig requires) at its own address.
+ */
+export function reachableAt({ host, port }: ListenAddress): string {
+  const address = isWildcard(host) ? (host === '::' ? '::1' : '127.0.0.1') : host;
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
 /** 0.0.0.0 or :: : listens on every interface, loopback included. */

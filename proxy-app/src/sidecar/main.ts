@@ -1,22 +1,26 @@
 import { loadConfigOrExit } from '../config/cli.js';
-import { ConfigError, loadConfigFile, type EgressProxyConfig, type ListenAddress } from '../config/index.js';
-import { isWildcard } from '../config/parse.js';
+import { ConfigError, loadConfigFile, type EgressProxyConfig } from '../config/index.js';
+import { reachableAt } from '../config/parse.js';
 import { createLogger, flushLogger } from '../log/logger.js';
 import { policyVersion } from '../policy/version.js';
 import { runLifecycle } from './lifecycle/start.js';
+import { SidecarMetrics } from './metrics.js';
 import { Prober } from './probe.js';
 import { createSidecarServer, type SidecarState } from './server.js';
 
 const { config, path } = loadConfigOrExit('sidecar');
 const logger = createLogger('sidecar', config.log.level);
+const metrics = new SidecarMetrics();
 const state: SidecarState = {
   prober: new Prober({
     proxyUrl: `http://${reachableAt(config.proxy)}`,
     targetOrigin: `http://${reachableAt(config.health)}`,
     timeoutMs: config.probe.timeoutMs,
     cacheMs: config.probe.cacheMs,
+    onResult: (result) => metrics.record(result),
   }),
   logger,
+  metrics,
   policyVersion: policyVersion(config),
   draining: false,
 };
@@ -63,10 +67,4 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     flushLogger(logger);
     process.exit(0);
   });
-}
-
-/** A listener bound to every interface is probed over loopback, as a process on this host would. */
-function reachableAt({ host, port }: ListenAddress): string {
-  const address = isWildcard(host) ? (host === '::' ? '::1' : '127.0.0.1') : host;
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
