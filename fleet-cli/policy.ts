@@ -8,15 +8,8 @@
 import { paginateListDeployments, type AppConfigClient } from '@aws-sdk/client-appconfig';
 import { paginateFilterLogEvents, type CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
+import { POLICY_TAGS } from '../lib/policy-tags.js';
 import type { AwsAction } from './errors.js';
-
-/** Tags the stack puts on the group (lib/policy-distribution.ts writes them). */
-export const POLICY_TAGS = {
-  /** `<application id>/<environment id>` of the AppConfig environment the fleet polls. */
-  appConfig: 'egress-proxy:appconfig-environment',
-  /** The log group the instances ship the sidecar's log to. */
-  logGroup: 'egress-proxy:log-group',
-} as const;
 
 /** The sidecar's log line for a change of the version in force (proxy-app/src/sidecar/policy/agent.ts). */
 const IN_FORCE_MESSAGE = 'policy in force';

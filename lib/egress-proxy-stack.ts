@@ -1,6 +1,7 @@
 import { CfnOutput, Duration, Stack, Token, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
+import { AlarmNotifications } from './alarm-actions.js';
 import { EgressProxyFleet } from './egress-proxy-fleet.js';
 import { EgressProxyValidationError } from './errors.js';
 import { buildInstanceConfig, policyDocument, withPolicySource } from './instance-config.js';
@@ -14,7 +15,7 @@ export interface EgressProxyStackProps extends StackProps {
   readonly settings: EgressProxySettings;
   /**
    * Folder with the built bundles.
-   * @default - this repository's proxy-app/dist
+   * @default - the bundles shipped in this package (proxy-app/dist)
    */
   readonly bundleDirectory?: string;
 }
@@ -54,6 +55,7 @@ export class EgressProxyStack extends Stack {
       vpc: this.vpc,
       architecture: settings.architecture,
       bundleDirectory: props.bundleDirectory,
+      rebuildToken: settings.imageRefresh,
     });
     this.fleet = new EgressProxyFleet(this, 'Fleet', {
       vpc: this.vpc,
@@ -71,13 +73,21 @@ export class EgressProxyStack extends Stack {
       unhealthyThresholdCount: settings.unhealthyThresholdCount,
       deregistrationDelay: Duration.seconds(settings.deregistrationDelaySeconds),
       healthCheckGracePeriod: Duration.seconds(settings.healthCheckGracePeriodSeconds),
+      dashboard: settings.dashboard,
     });
     this.policy.bind({
       role: this.fleet.role,
       autoScalingGroup: this.fleet.autoScalingGroup,
       logGroup: this.fleet.logGroup,
       rollbackAlarm: this.fleet.deniedShareAlarm,
+      dashboard: this.fleet.dashboard?.dashboard,
     });
+    if (settings.alarmTopicArn !== undefined || settings.alarmEmail !== undefined) {
+      new AlarmNotifications(this, 'AlarmNotifications', {
+        topicArn: settings.alarmTopicArn,
+        email: settings.alarmEmail,
+      }).applyTo(this);
+    }
 
     const url = this.fleet.proxyUrl;
     const noProxy = [...NO_PROXY_BASE, this.vpc.vpcCidrBlock].join(',');

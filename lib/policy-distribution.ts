@@ -6,7 +6,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import { POLICY_TAGS } from '../fleet-cli/policy.js';
+import { POLICY_TAGS } from './policy-tags.js';
 import {
   APPCONFIG_POLL_SECONDS_RANGE,
   ConfigError,
@@ -16,7 +16,15 @@ import {
   type PolicySettings,
 } from '../proxy-app/src/config/index.js';
 import { policyVersion } from '../proxy-app/src/policy/version.js';
+import type { PolicyProblemCode } from '../proxy-app/src/sidecar/policy/errors.js';
 import { EgressProxyValidationError } from './errors.js';
+
+/** The problem codes worth a line of their own on the dashboard (proxy-app/src/sidecar/policy/errors.ts). */
+const PROBLEM_CODES = [
+  'EGRESS_POLICY_INVALID',
+  'EGRESS_POLICY_UNREACHABLE',
+  'EGRESS_POLICY_RELOAD_REFUSED',
+] as const satisfies readonly PolicyProblemCode[];
 
 /** Where the sidecar writes the fetched policy (its StateDirectory; the proxy reads it). */
 export const POLICY_FILE_PATH = '/var/lib/egress-proxy/policy.json';
@@ -167,6 +175,8 @@ export class PolicyDistribution extends Construct {
     readonly autoScalingGroup: autoscaling.AutoScalingGroup;
     readonly logGroup: logs.ILogGroup;
     readonly rollbackAlarm: cloudwatch.IAlarm;
+    /** Gets a row with the policy's alarm and problems. @default - no dashboard */
+    readonly dashboard?: cloudwatch.Dashboard;
   }): { policyProblems: cloudwatch.Metric; rejectedAlarm: cloudwatch.Alarm } {
     const stack = Stack.of(this);
     const configurationArn = stack.formatArn({
@@ -255,6 +265,30 @@ export class PolicyDistribution extends Construct {
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    fleet.dashboard?.addWidgets(
+      new cloudwatch.AlarmStatusWidget({
+        title: 'Policy alarms',
+        alarms: [rejectedAlarm],
+        width: 8,
+        height: 6,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Policy problems per 5 minutes (sidecar log), by code',
+        left: PROBLEM_CODES.map(
+          (code) =>
+            new cloudwatch.Metric({
+              namespace,
+              metricName: 'PolicyProblems',
+              dimensionsMap: { Code: code },
+              statistic: 'Sum',
+              period: Duration.minutes(5),
+              label: code,
+            }),
+        ),
+        width: 16,
+        height: 6,
+      }),
+    );
     return { policyProblems, rejectedAlarm };
   }
 

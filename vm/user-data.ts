@@ -22,6 +22,8 @@ export const TEST_TARGET_GROUP_ARN =
   'arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/vm-test/0';
 /** Stands in for the stack's log group name (a token at synth). */
 export const TEST_LOG_GROUP = 'egress-proxy-vm-test';
+/** Stand in for the fleet's metric namespace and EMF log group (FleetMetrics). */
+export const TEST_METRICS = { namespace: 'EgressProxy/VmTest', logGroupName: 'egress-proxy-vm-test-metrics' };
 
 export interface RenderedUserData {
   readonly script: string;
@@ -74,6 +76,6 @@ export function renderUserData(): RenderedUserData {
     bootWaitMs: 10_000,
     region: 'us-east-1',
   });
-  const script = proxyUserData({ config, logGroupName: TEST_LOG_GROUP }).render();
+  const script = proxyUserData({ config, logGroupName: TEST_LOG_GROUP, metrics: TEST_METRICS }).render();
   return { script, policy: policyDocument(settings) };
 }

@@ -9,7 +9,7 @@ import {
   PutLogEventsCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { POLICY_TAGS } from '../../fleet-cli/policy.js';
+import { POLICY_TAGS } from '../../lib/policy-tags.js';
 import { startAppConfigStandIn, type AppConfigStandIn } from '../support/appconfig.js';
 import { findMotoServer, startMoto, type Moto } from '../support/moto.js';
 import { clients, createFleet, type Fleet, type TestClients } from './moto.js';

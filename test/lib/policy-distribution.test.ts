@@ -1,6 +1,6 @@
 import { Annotations, Template, Match, Capture } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { POLICY_TAGS } from '../../fleet-cli/policy.js';
+import { POLICY_TAGS } from '../../lib/policy-tags.js';
 import { policyJsonSchema } from '../../proxy-app/src/config/index.js';
 import { policyVersion } from '../../proxy-app/src/policy/version.js';
 import { buildApp } from './helpers.js';

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootProductVm, type BootedVm } from '../../vm/boot.js';
 import { connectThrough, get, getOver, waitFor } from '../../vm/http.js';
 import { missingPrerequisites } from '../../vm/prerequisites.js';
-import { GUEST_ADDRESS, ORIGIN_HOST } from '../../vm/user-data.js';
+import { PROXY_JOB, SCRAPE_CONFIG_PATH, SIDECAR_JOB } from '../../lib/prometheus-metrics.js';
+import { GUEST_ADDRESS, ORIGIN_HOST, TEST_METRICS } from '../../vm/user-data.js';
 
 const PROXY = 'egress-proxy.service';
 const SIDECAR = 'egress-proxy-sidecar.service';
@@ -111,6 +112,35 @@ if (missing !== undefined && !process.env.CI) {
       expect(config.policy.file).toBe('/var/lib/egress-proxy/policy.json');
       // The drop-in sizes systemd's stop timeout to the drain (30 s) plus 15 s.
       expect((await show(PROXY, ['TimeoutStopUSec'])).TimeoutStopUSec).toBe('45s');
+    });
+
+    it('wrote the metric scrape config (no metadata service: labels unknown); both targets answer on loopback', async () => {
+      const scrape = JSON.parse(await sh(`cat ${SCRAPE_CONFIG_PATH}`)) as {
+        scrape_configs: {
+          job_name: string;
+          static_configs: { targets: string[]; labels: Record<string, string> }[];
+        }[];
+      };
+      expect(scrape.scrape_configs.map((job) => job.job_name)).toEqual([PROXY_JOB, SIDECAR_JOB]);
+      for (const job of scrape.scrape_configs) {
+        const [{ targets, labels }] = job.static_configs as [
+          { targets: string[]; labels: Record<string, string> },
+        ];
+        expect(labels).toEqual({ instance_id: 'unknown', availability_zone: 'unknown' });
+        // The CloudWatch agent's view: each target's /metrics from the instance itself.
+        expect(await sh(`curl -fsS --max-time 5 http://${targets[0]}/metrics`)).toMatch(
+          /^# TYPE egress_proxy_/m,
+        );
+      }
+      const agent = JSON.parse(await sh('cat /opt/aws/amazon-cloudwatch-agent/etc/egress-proxy.json')) as {
+        logs: {
+          metrics_collected: { prometheus: { prometheus_config_path: string; log_group_name: string } };
+        };
+      };
+      expect(agent.logs.metrics_collected.prometheus).toMatchObject({
+        prometheus_config_path: SCRAPE_CONFIG_PATH,
+        log_group_name: TEST_METRICS.logGroupName,
+      });
     });
 
     it('runs both units enabled and active, as the unprivileged user, with the units’ sandboxing', async () => {

@@ -5,13 +5,14 @@ import { isLoopback } from '../policy/special-ranges.js';
 import {
   APPCONFIG_POLL_SECONDS_RANGE,
   DEFAULTS,
+  FORWARDED_FOR,
   LOG_LEVELS,
   POLICY_KEYS,
   PORT_RANGE,
   type AppConfigSource,
   type EgressProxyConfig,
   type LifecycleSettings,
-  type LogLevel,
+  type ListenAddress,
   type PolicyDocument,
   type PolicySettings,
 } from './schema.js';
@@ -51,11 +52,18 @@ export function parseConfig(raw: unknown): EgressProxyConfig {
     'policy',
   ]);
 
-  const proxy = section(root.proxy, 'proxy', ['host', 'port', 'workers']);
+  const proxy = section(root.proxy, 'proxy', ['host', 'port', 'workers', 'forwardedFor']);
+  const log = section(root.log, 'log', ['level', 'maxBufferBytes']);
   const config: EgressProxyConfig = {
     proxy: {
       ...listenAddress(proxy, 'proxy', DEFAULTS.proxy),
       workers: workers(proxy.workers),
+      forwardedFor: oneOf(
+        proxy.forwardedFor,
+        'proxy.forwardedFor',
+        FORWARDED_FOR,
+        DEFAULTS.proxy.forwardedFor,
+      ),
     },
     health: listenAddress(section(root.health, 'health', ['host', 'port']), 'health', DEFAULTS.health),
     metrics: listenAddress(section(root.metrics, 'metrics', ['host', 'port']), 'metrics', DEFAULTS.metrics),
@@ -74,8 +82,16 @@ export function parseConfig(raw: unknown): EgressProxyConfig {
       timeoutMs: [100, 120_000],
       cacheMs: [0, 60_000],
     }),
-    dns: numbers(root.dns, 'dns', DEFAULTS.dns, { cacheMs: [0, 3_600_000] }),
-    log: { level: logLevel(section(root.log, 'log', ['level']).level) },
+    dns: numbers(root.dns, 'dns', DEFAULTS.dns, { cacheMs: [0, 3_600_000], negativeCacheMs: [0, 600_000] }),
+    log: {
+      level: oneOf(log.level, 'log.level', LOG_LEVELS, DEFAULTS.log.level),
+      ...readNumbers(
+        log,
+        'log',
+        { maxBufferBytes: DEFAULTS.log.maxBufferBytes },
+        { maxBufferBytes: [65_536, 1_073_741_824] },
+      ),
+    },
     lifecycle: lifecycle(root.lifecycle),
     policy: policy(root.policy),
   };
@@ -119,6 +135,15 @@ function policyFields(root: Json): PolicyDocument {
     allowPorts: list(root.allowPorts, 'allowPorts', DEFAULTS.allowPorts, port),
     allowCidrs: list(root.allowCidrs, 'allowCidrs', DEFAULTS.allowCidrs, acceptedBy(parseCidr)),
   };
+}
+
+/**
+ * `host:port` at which a process on this host reaches a listener: a wildcard listener over
+ * loopback, any other (loopback, as parseConfig requires) at its own address.
+ */
+export function reachableAt({ host, port }: ListenAddress): string {
+  const address = isWildcard(host) ? (host === '::' ? '::1' : '127.0.0.1') : host;
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
 /** 0.0.0.0 or :: : listens on every interface, loopback included. */
@@ -329,13 +354,13 @@ function string(value: unknown, key: string): string {
   return value;
 }
 
-function logLevel(value: unknown): LogLevel {
-  if (value === undefined) return DEFAULTS.log.level;
-  const level = string(value, 'log.level');
-  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
-    throw new ConfigError('log.level', `must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
+function oneOf<T extends string>(value: unknown, key: string, choices: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  const text = string(value, key);
+  if (!(choices as readonly string[]).includes(text)) {
+    throw new ConfigError(key, `must be one of ${choices.join(', ')}, got "${text}"`);
   }
-  return level as LogLevel;
+  return text as T;
 }
 
 function describe(value: unknown): string {

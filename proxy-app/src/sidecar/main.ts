@@ -1,8 +1,9 @@
 import { loadConfigOrExit } from '../config/cli.js';
-import { ConfigError, loadConfigFile, type ListenAddress } from '../config/index.js';
-import { isWildcard } from '../config/parse.js';
+import { ConfigError, loadConfigFile } from '../config/index.js';
+import { reachableAt } from '../config/parse.js';
 import { createLogger, flushLogger } from '../log/logger.js';
 import { runLifecycle } from './lifecycle/start.js';
+import { SidecarMetrics } from './metrics.js';
 import type { PolicyAgent } from './policy/agent.js';
 import { ProxyPolicy } from './policy/proxy-policy.js';
 import { PolicyReporter } from './policy/report.js';
@@ -12,6 +13,7 @@ import { createSidecarServer, type SidecarState } from './server.js';
 
 const { config, path } = loadConfigOrExit('sidecar');
 const logger = createLogger('sidecar', config.log.level);
+const metrics = new SidecarMetrics();
 const proxyPolicy = new ProxyPolicy(`http://${reachableAt(config.metrics)}`, config.probe.timeoutMs);
 let policyAgent: PolicyAgent | undefined;
 const state: SidecarState = {
@@ -20,8 +22,10 @@ const state: SidecarState = {
     targetOrigin: `http://${reachableAt(config.health)}`,
     timeoutMs: config.probe.timeoutMs,
     cacheMs: config.probe.cacheMs,
+    onResult: (result) => metrics.record(result),
   }),
   logger,
+  metrics,
   policy: new PolicyReporter(proxyPolicy, () => policyAgent, config.probe.cacheMs),
   draining: false,
 };
@@ -78,10 +82,4 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     flushLogger(logger);
     process.exit(0);
   });
-}
-
-/** A listener bound to every interface is probed over loopback, as a process on this host would. */
-function reachableAt({ host, port }: ListenAddress): string {
-  const address = isWildcard(host) ? (host === '::' ? '::1' : '127.0.0.1') : host;
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }

@@ -69,11 +69,14 @@ describe('/healthcheck', () => {
   });
 
   it('answers 503 while the proxy is dead, and 200 again soon after it is back', async () => {
+    const workers = await workerPids(fleet.proxy.child.pid!);
     fleet.proxy.child.kill('SIGKILL');
     await fleet.proxy.exited;
+    // Workers exit when they lose their primary, a moment later; until then they still accept.
+    await expect.poll(() => workers.filter(isRunning), { timeout: 10_000 }).toEqual([]);
     await expect.poll(async () => (await health()).status, { timeout: 5_000 }).toBe(503);
-    // A probe in flight when the proxy died may report the reset (and answers for probe.cacheMs);
-    // the next one finds nothing listening.
+    // The workers hold the listening socket until they notice the primary is gone; on a loaded
+    // machine that takes a moment, and a probe meanwhile is reset or times out instead.
     await expect
       .poll(async () => (await health()).body.modes?.forward?.reason, { timeout: 5_000 })
       .toMatch(/ECONNREFUSED/);
@@ -193,6 +196,15 @@ async function fakeProxy(port: number, answer: string): Promise<Server> {
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return server;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The proxy's worker processes (children of its primary). */
