@@ -278,10 +278,11 @@ describe.skipIf(!motoServer && !process.env.CI)(
       await restarted.waitForLog(
         (line) => line.msg === 'policy file found' && line.policyVersion === policyVersion(first),
       );
-      const answer = await ask(fleet);
-      expect(answer.status).toBe(200);
-      expect(answer.body.policy).toMatchObject({ source: 'file' });
-      expect(answer.body.policyVersion).toBe(policyVersion(first));
+      // The whole answer, so a failing probe shows its reason rather than a bare 503.
+      expect(await ask(fleet)).toMatchObject({
+        status: 200,
+        body: { policy: { source: 'file' }, policyVersion: policyVersion(first) },
+      });
     });
 
     it(
