@@ -13,6 +13,7 @@ import { EgressProxyDashboard } from './dashboard.js';
 import { EgressProxyValidationError } from './errors.js';
 import { FleetMetrics } from './fleet-metrics.js';
 import { managedPolicyFinding } from './nag.js';
+import { admitWorkload, type AdmitOptions } from './network.js';
 import { validateTimingChain, type TimingEstimate } from './timing.js';
 import { withLifecycle } from './instance-config.js';
 import { ProxyLifecycleHooks } from './lifecycle-hooks.js';
@@ -413,6 +414,14 @@ export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam
         alarms: this.node.findAll().filter((c): c is cloudwatch.Alarm => c instanceof cloudwatch.Alarm),
       });
     }
+  }
+
+  /**
+   * Lets workloads in `workloadSecurityGroup` use the proxy (see `admitWorkload`); with
+   * `restrictEgress`, the proxy port is the group's way out.
+   */
+  admit(workloadSecurityGroup: ec2.ISecurityGroup, options: AdmitOptions = {}): void {
+    admitWorkload(this, this.connections, workloadSecurityGroup, options);
   }
 
   private validateProps(props: EgressProxyFleetProps, minCapacity: number, maxCapacity: number): void {

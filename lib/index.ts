@@ -16,7 +16,22 @@ export {
   type MetricScope,
 } from './prometheus-metrics.js';
 export { ProxyLifecycleHooks, type ProxyLifecycleHooksProps } from './lifecycle-hooks.js';
-export { buildInstanceConfig, INSTANCE_CONFIG_PATH } from './instance-config.js';
+export { POLICY_FILE_PATH, PolicyDistribution, type PolicyDistributionProps } from './policy-distribution.js';
+export { POLICY_TAGS } from './policy-tags.js';
+export {
+  admitWorkload,
+  createEgressVpc,
+  WORKLOAD_SUBNET_GROUP,
+  workloadSubnets,
+  type AdmitOptions,
+  type EgressVpcProps,
+} from './network.js';
+export {
+  buildInstanceConfig,
+  INSTANCE_CONFIG_PATH,
+  policyDocument,
+  withPolicySource,
+} from './instance-config.js';
 export {
   CONTEXT_PREFIX,
   DEFAULT_SETTINGS,
@@ -33,9 +48,15 @@ export {
   DEFAULTS as CONFIG_DEFAULTS,
   LOG_LEVELS,
   parseConfig,
+  parsePolicyDocument,
+  POLICY_KEYS,
+  policyJsonSchema,
+  type AppConfigSource,
   type EgressProxyConfig,
   type EgressProxyConfigInput,
   type LifecycleSettings,
   type ListenAddress,
   type LogLevel,
+  type PolicyDocument,
+  type PolicySettings,
 } from '../proxy-app/src/config/index.js';

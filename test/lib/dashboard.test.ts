@@ -50,6 +50,8 @@ describe('the fleet dashboard', () => {
       'CPU utilisation',
       'Replacements: instances launching and terminating',
       'Policy version in force (instances reporting it)',
+      'Policy alarms',
+      'Policy problems per 5 minutes (sidecar log), by code',
     ]);
   });
 
@@ -87,13 +89,26 @@ describe('the fleet dashboard', () => {
     }
   });
 
-  it('draws only metrics the agent config exports, with dimension sets it declares', () => {
+  it("draws only metrics the agent config exports or the stack's metric filters write, with their dimension sets", () => {
     const ours = metrics.filter((m) => m[0] === namespace);
     expect(ours.length).toBeGreaterThan(0);
+    const filtered = Object.values(template.findResources('AWS::Logs::MetricFilter')).flatMap(
+      (f) =>
+        (
+          f as {
+            Properties: { MetricTransformations: { MetricName: string; Dimensions?: { Key: string }[] }[] };
+          }
+        ).Properties.MetricTransformations,
+    );
     for (const [, name, ...pairs] of ours) {
+      const dimensions = pairs.filter((_, i) => i % 2 === 0);
+      const fromFilter = filtered.find((t) => t.MetricName === name);
+      if (fromFilter) {
+        expect(dimensions, name).toEqual((fromFilter.Dimensions ?? []).map((d) => d.Key));
+        continue;
+      }
       const metric = Object.values(EXPORTED_METRICS).find((m) => m.name === name);
       expect(metric, name).toBeDefined();
-      const dimensions = pairs.filter((_, i) => i % 2 === 0);
       const declared = [
         ...metric!.scopes.map((scope) =>
           [
@@ -114,9 +129,12 @@ describe('the fleet dashboard', () => {
     }
   });
 
-  it('lists every alarm of the fleet', () => {
-    const alarms = body.widgets.find((w) => w.properties.title === 'Alarms')!.properties.alarms as unknown[];
-    expect(alarms).toHaveLength(Object.keys(template.findResources('AWS::CloudWatch::Alarm')).length);
+  it("lists every alarm of the stack: the fleet's, and the policy's in its own row", () => {
+    const listed = (title: string): unknown[] =>
+      body.widgets.find((w) => w.properties.title === title)!.properties.alarms as unknown[];
+    expect([...listed('Alarms'), ...listed('Policy alarms')]).toHaveLength(
+      Object.keys(template.findResources('AWS::CloudWatch::Alarm')).length,
+    );
   });
 
   const withoutDashboard = [false, 'false'].map(

@@ -22,7 +22,7 @@ describe('user data size', () => {
   });
 
   it('rejects a config that fits on its own but not with the rest of the script, naming the limit', () => {
-    const config = configOf(11_200);
+    const config = configOf(11_000);
     expect(Buffer.byteLength(JSON.stringify(config, undefined, 2))).toBeLessThan(12 * 1024);
     expect(() => proxyUserData({ config, logGroupName: 'logs', metrics })).toThrow(
       /instance config makes user data about \d+ bytes; EC2 accepts at most 16384 \(shorten the allowlist\)/,

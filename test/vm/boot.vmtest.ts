@@ -103,8 +103,13 @@ if (missing !== undefined && !process.env.CI) {
       expect((await sh('stat -c "%U:%G %a" /etc/egress-proxy/config.json')).trim()).toBe(
         'root:egress-proxy 640',
       );
-      const config = JSON.parse(await sh('cat /etc/egress-proxy/config.json')) as { allow: string[] };
-      expect(config.allow).toEqual(box.userData.allow);
+      // No allowlist of its own: the policy is deployed configuration, named in the config's policy section.
+      const config = JSON.parse(await sh('cat /etc/egress-proxy/config.json')) as {
+        allow: string[];
+        policy: { file: string };
+      };
+      expect(config.allow).toEqual([]);
+      expect(config.policy.file).toBe('/var/lib/egress-proxy/policy.json');
       // The drop-in sizes systemd's stop timeout to the drain (30 s) plus 15 s.
       expect((await show(PROXY, ['TimeoutStopUSec'])).TimeoutStopUSec).toBe('45s');
     });
@@ -186,6 +191,14 @@ if (missing !== undefined && !process.env.CI) {
     });
 
     it('tunnels to an allowed destination and answers 403 for denied ones', async () => {
+      // What the sidecar's policy agent does with a fetched policy (the guest has no AppConfig):
+      // write it into its state directory, then POST /reload on the proxy's control endpoint.
+      const policy = JSON.stringify(box.userData.policy);
+      await sh(
+        `test -d /var/lib/egress-proxy && printf '%s' '${policy}' > /var/lib/egress-proxy/policy.json && ` +
+          `chown egress-proxy:egress-proxy /var/lib/egress-proxy/policy.json && ` +
+          `curl -sf -X POST http://127.0.0.1:9464/reload`,
+      );
       const allowed = await connectThrough(box.proxyPort, `${ORIGIN_HOST}:443`);
       expect(allowed.status, allowed.head).toBe(200);
       expect(await getOver(allowed.socket, ORIGIN_HOST)).toContain(ORIGIN_BODY);

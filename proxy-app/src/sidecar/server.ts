@@ -3,6 +3,7 @@ import { clientAddress } from '../policy/policy.js';
 import { isLoopback } from '../policy/special-ranges.js';
 import type { Logger } from '../log/logger.js';
 import type { SidecarMetrics } from './metrics.js';
+import type { PolicyReporter } from './policy/report.js';
 import type { Prober, ProbeResult } from './probe.js';
 
 export interface SidecarState {
@@ -10,8 +11,8 @@ export interface SidecarState {
   readonly logger: Logger;
   /** Served on `/metrics` to clients on this host only (the CloudWatch agent scrapes it). */
   readonly metrics: SidecarMetrics;
-  /** Hash of the allowlist in force; in every answer so a rollout can be followed per instance. */
-  policyVersion: string;
+  /** The policy in force, asked of the proxy: in every answer so a rollout can be followed per instance. */
+  readonly policy: PolicyReporter;
   /** While set, `/healthcheck` answers 503 `draining` so the load balancer moves traffic away. */
   draining: boolean;
 }
@@ -44,16 +45,12 @@ export function createSidecarServer(state: SidecarState): Server {
         case '/healthcheck':
           if (!allowMethods(req, res, ['GET', 'HEAD'])) return;
           if (state.draining) {
-            json(res, 503, { status: 'draining', policyVersion: state.policyVersion });
+            void state.policy.report().then((policy) => json(res, 503, { status: 'draining', ...policy }));
             return;
           }
-          void state.prober.check().then((result) => {
+          void Promise.all([state.prober.check(), state.policy.report()]).then(([result, policy]) => {
             logTransition(result);
-            json(res, result.ok ? 200 : 503, {
-              status: result.ok ? 'ok' : 'failing',
-              policyVersion: state.policyVersion,
-              ...result,
-            });
+            json(res, result.ok ? 200 : 503, { status: result.ok ? 'ok' : 'failing', ...policy, ...result });
           });
           return;
         case '/target': {
@@ -65,7 +62,7 @@ export function createSidecarServer(state: SidecarState): Server {
         }
         case '/livez':
           if (allowMethods(req, res, ['GET', 'HEAD']))
-            json(res, 200, { status: 'alive', policyVersion: state.policyVersion });
+            void state.policy.report().then((policy) => json(res, 200, { status: 'alive', ...policy }));
           return;
         case '/drain':
           if (!allowMethods(req, res, ['POST', 'DELETE'])) return;
@@ -75,10 +72,7 @@ export function createSidecarServer(state: SidecarState): Server {
             { draining: state.draining },
             state.draining ? 'draining: health checks now fail' : 'drain cancelled',
           );
-          json(res, 200, {
-            status: state.draining ? 'draining' : 'serving',
-            policyVersion: state.policyVersion,
-          });
+          json(res, 200, { status: state.draining ? 'draining' : 'serving' });
           return;
         case '/metrics':
           if (!allowMethods(req, res, ['GET']) || !fromThisHost(req, res)) return;
