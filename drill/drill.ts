@@ -8,7 +8,7 @@ import { AutoScalingGroup } from './asg.js';
 import { AwsStandIn } from './aws.js';
 import { judgeDrain, openBusyTunnels, runDrainScenario, type DrainResult } from './drain.js';
 import { must, sleep, waitFor } from './exec.js';
-import { FAULTS } from './faults.js';
+import { FAULTS, type World } from './faults.js';
 import { HAProxy, NAIVE_LB, SIDECAR_LB, type BackendName } from './haproxy.js';
 import { Monitor } from './monitor.js';
 import { acquireLock, createNetwork, makeRunDir, NS, removeLeftovers } from './network.js';
@@ -20,6 +20,7 @@ import {
   type FaultScenario,
   type ScenarioName,
 } from './options.js';
+import { PolicyService } from './policy.js';
 import { killAllStarted, type NsProcess } from './processes.js';
 import { judge, type ScenarioResult } from './report.js';
 import { spawnScript } from './scripts.js';
@@ -67,6 +68,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   let traffic: Traffic | undefined;
   let tunnels: TunnelClient | undefined;
   let origin: NsProcess | undefined;
+  let policy: PolicyService | undefined;
   const windows: Window[] = [];
   const drains: DrainResult[] = [];
   let overall: NodeJS.Timeout | undefined;
@@ -79,6 +81,8 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       haproxy = await HAProxy.start(runDir, options.fleet);
       aws = await AwsStandIn.start();
       await origin.waitForLine(ORIGIN_READY, 10_000);
+      // Before any instance: each one boots on the deployed policy, as its launching hook requires.
+      policy = await PolicyService.start();
       monitor = new Monitor(haproxy);
       monitor.start(options.maxDurationMs);
       asg = new AutoScalingGroup(haproxy, monitor, aws, runDir, options, readingFor(options, 'proxy-killed'));
@@ -97,7 +101,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
 
       for (const name of options.scenarios) {
         if (Date.now() - started > options.maxDurationMs) throw new Error('drill ran out of time');
-        if (!isDrain(name)) windows.push(await runScenario(name, options, asg, monitor));
+        if (!isDrain(name)) windows.push(await runScenario(name, { policy, options }, asg, monitor));
         else {
           const steady = await waitFor(() => (asg!.steady() ? true : undefined), STEADY_TIMEOUT_MS);
           if (!steady) throw new Error(`${name}: the fleet is not steady before it`);
@@ -161,6 +165,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     await haproxy?.process.kill();
     await aws?.process.kill();
     await origin?.kill();
+    await policy?.stop();
     await killAllStarted();
     await removeLeftovers();
     rmSync(runDir, { recursive: true, force: true });
@@ -179,10 +184,11 @@ function tallies(traffic: Traffic | undefined, w: Window): { sidecar: Tally; nai
 
 async function runScenario(
   name: FaultScenario,
-  options: DrillOptions,
+  world: World,
   asg: AutoScalingGroup,
   monitor: Monitor,
 ): Promise<Window> {
+  const { options } = world;
   const fault = FAULTS[name];
   const steady = await waitFor(() => (asg.steady() ? true : undefined), STEADY_TIMEOUT_MS);
   if (!steady) throw new Error(`${name}: the fleet is not steady before the injection`);
@@ -192,7 +198,7 @@ async function runScenario(
   if (!victim) throw new Error('no instance in service');
   const replacementsBefore = asg.replacements.length;
   options.log(`scenario ${name}: ${fault.title}${fault.kind === 'replace' ? ` on ${victim.server}` : ''}`);
-  const { at, undo } = await fault.inject(victim, fleet);
+  const { at, undo, rollout } = await fault.inject(victim, fleet, world);
 
   let terminatedAt: number | undefined;
   if (fault.kind === 'replace') {
@@ -205,7 +211,7 @@ async function runScenario(
       options.log(`scenario ${name}: ${victim.server} was not replaced within ${budget} ms`);
       // Leave the fleet usable for the next scenario: let the group replace what it can.
     }
-  } else {
+  } else if (fault.kind === 'hold') {
     await sleep(name === 'internet-outage' ? options.outageMs : options.allowlistHoldMs);
     await undo?.();
   }
@@ -238,6 +244,7 @@ async function runScenario(
     removed: asg.replacements.slice(replacementsBefore).map((r) => r.victim),
     heldDown: monitor.markedDown(SIDECAR_LB.backend, at, to),
     durationMs: to - at,
+    ...(rollout ? { rollout } : {}),
   };
   options.log(
     `scenario ${name}: sidecar ${partial.sidecarDetectMs ?? '-'} ms, naive ${partial.naiveDetectMs ?? '-'} ms, ` +

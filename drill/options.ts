@@ -17,6 +17,7 @@ export const FAULT_SCENARIOS = [
   'sidecar-killed',
   'internet-outage',
   'allowlist-emptied',
+  'policy-rollout',
 ] as const;
 /** Instances leaving the fleet in good health, with tunnels open (drill/drain.ts). */
 export const DRAIN_SCENARIOS = ['scale-in', 'instance-refresh'] as const;
@@ -185,7 +186,7 @@ export function drillOptions(
     trafficIntervalMs: short ? 100 : 50,
     forwardPort: 80,
     requestTimeoutMs: 2_000,
-    maxDurationMs: short ? 420_000 : 900_000,
+    maxDurationMs: short ? 450_000 : 900_000,
     scenarios: short ? SHORT_SCENARIOS : SCENARIOS,
     log: (line) => process.stderr.write(`${line}\n`),
     ...overrides,

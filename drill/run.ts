@@ -17,7 +17,7 @@ import {
 } from './options.js';
 import { INSTALL_HINT, missingBuild, missingPrerequisites } from './prereqs.js';
 import { killAllStartedSync } from './processes.js';
-import { markdownTable, table } from './report.js';
+import { markdownTable, rolloutSummary, table } from './report.js';
 
 const USAGE =
   '--short | --full, --scenarios a,b, --metadata at-decision|at-wait|mixed, --scale F, --forward-port 80|443|8080, --dump FILE';
@@ -80,6 +80,8 @@ export function formatReport(report: DrillReport): string {
   for (const result of report.results) {
     const reasons = [...result.clients.sidecar.reasons].map(([r, n]) => `${r} ×${n}`).join(', ');
     if (reasons) lines.push(`- ${result.name}: sidecar-LB client failures: ${reasons}`);
+    const rollout = rolloutSummary(result);
+    if (rollout) lines.push(`- ${rollout}`);
   }
   lines.push(
     '',

@@ -7,10 +7,13 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import type { EgressProxyConfig } from '../proxy-app/src/config/index.js';
+import type { EgressProxyConfig, PolicyDocument } from '../proxy-app/src/config/index.js';
 import { AccessLogAlarms } from './access-log-alarms.js';
+import { EgressProxyDashboard } from './dashboard.js';
 import { EgressProxyValidationError } from './errors.js';
 import { portRanges, reachablePorts } from './egress-ports.js';
+import { FleetMetrics } from './fleet-metrics.js';
+import { admitWorkload, type AdmitOptions } from './network.js';
 import { drainTiming, validateTimingChain, type Timing } from './timing.js';
 import { withFleetSettings } from './instance-config.js';
 import { ProxyLifecycleHooks } from './lifecycle-hooks.js';
@@ -41,6 +44,13 @@ export interface EgressProxyFleetProps {
   readonly instanceType?: ec2.InstanceType;
   /** The instance config, as returned by proxy-app's `parseConfig` (see `buildInstanceConfig`). */
   readonly config: EgressProxyConfig;
+  /**
+   * The policy the instances run when it is deployed apart from the config (`PolicyDistribution`;
+   * the config's own allowlist is then empty). The security group lets out exactly the ports it
+   * can reach, so a policy deployed later that needs another port needs this updated too.
+   * @default - the config's own `allow`, `allowPorts` and `allowCidrs`
+   */
+  readonly policy?: PolicyDocument;
   /**
    * Client ranges the load balancer admits on the proxy port.
    * @default - the VPC's CIDR
@@ -108,6 +118,18 @@ export interface EgressProxyFleetProps {
    * @default - no notifications
    */
   readonly notificationsTopic?: sns.ITopic;
+  /**
+   * CloudWatch namespace of the proxy's and sidecar's metrics and the access-log counts; two
+   * fleets in one stack need different ones.
+   * @default - `EgressProxy/<stack name>`
+   */
+  readonly metricNamespace?: string;
+  /**
+   * A CloudWatch dashboard for the fleet (`EgressProxyDashboard`); about 3 USD a month beyond an
+   * account's free dashboards.
+   * @default true
+   */
+  readonly dashboard?: boolean;
 }
 
 /**
@@ -127,6 +149,10 @@ export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam
   /** The instances' security group. */
   readonly instanceSecurityGroup: ec2.ISecurityGroup;
   readonly logGroup: logs.LogGroup;
+  /** Where the instances' Prometheus metrics go in CloudWatch. */
+  readonly metrics: FleetMetrics;
+  /** Undefined when the `dashboard` prop is false. */
+  readonly dashboard?: EgressProxyDashboard;
   readonly unhealthyHostsAlarm: cloudwatch.Alarm;
   readonly healthyHostsBelowMinimumAlarm: cloudwatch.Alarm;
   readonly failOpenAlarm: cloudwatch.Alarm;
@@ -213,11 +239,11 @@ export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam
     lbSecurityGroup.connections.allowTo(instanceSecurityGroup, ec2.Port.tcp(proxyPort), 'Proxy traffic');
     lbSecurityGroup.connections.allowTo(instanceSecurityGroup, ec2.Port.tcp(healthPort), 'Health checks');
     // Out to exactly the ports the allowlist can reach, plus HTTPS for the AWS APIs the instances
-    // call (lifecycle, logs, SSM) and DNS.
-    const destinationRanges = portRanges([...reachablePorts(config), 443]);
+    // call (lifecycle, logs, SSM, AppConfig) and DNS.
+    const destinationRanges = portRanges([...reachablePorts(props.policy ?? config), 443]);
     if (destinationRanges.length > MAX_DESTINATION_PORT_RANGES) {
       throw new EgressProxyValidationError(
-        'config.allow',
+        props.policy ? 'policy.allow' : 'config.allow',
         `names ${destinationRanges.length} separate destination port ranges; the instances' security group holds ${MAX_DESTINATION_PORT_RANGES} (use fewer distinct ports)`,
         this,
       );
@@ -271,6 +297,7 @@ export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam
     });
     this.role = role;
     this.grantPrincipal = role;
+    this.metrics = new FleetMetrics(this, 'Metrics', { role, namespace: props.metricNamespace });
 
     this.loadBalancer = new elbv2.NetworkLoadBalancer(this, 'LoadBalancer', {
       vpc,
@@ -342,7 +369,11 @@ export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam
       instanceType,
       role,
       securityGroup: instanceSecurityGroup,
-      userData: proxyUserData({ config, logGroupName: this.logGroup.logGroupName }),
+      userData: proxyUserData({
+        config,
+        logGroupName: this.logGroup.logGroupName,
+        metrics: this.metrics.agentTarget,
+      }),
       // IMDSv2 belongs here: the group's requireImdsv2 throws when a launch template is used.
       requireImdsv2: true,
       httpTokens: ec2.LaunchTemplateHttpTokens.REQUIRED,
@@ -448,9 +479,27 @@ export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam
 
     this.deniedShareAlarm = new AccessLogAlarms(this, 'AccessLog', {
       logGroup: this.logGroup,
+      namespace: this.metrics.namespace,
     }).deniedShareAlarm;
 
     this.proxyUrl = `http://${this.loadBalancer.loadBalancerDnsName}:${proxyPort}`;
+    if (props.dashboard ?? true) {
+      this.dashboard = new EgressProxyDashboard(this, 'Dashboard', {
+        targetGroup: this.targetGroup,
+        autoScalingGroup: this.autoScalingGroup,
+        metrics: this.metrics,
+        availabilityZones: zones,
+        alarms: this.node.findAll().filter((c): c is cloudwatch.Alarm => c instanceof cloudwatch.Alarm),
+      });
+    }
+  }
+
+  /**
+   * Lets workloads in `workloadSecurityGroup` use the proxy (see `admitWorkload`); with
+   * `restrictEgress`, the proxy port is the group's way out.
+   */
+  admit(workloadSecurityGroup: ec2.ISecurityGroup, options: AdmitOptions = {}): void {
+    admitWorkload(this, this.connections, workloadSecurityGroup, options);
   }
 
   private validateProps(props: EgressProxyFleetProps, minCapacity: number, maxCapacity: number): void {

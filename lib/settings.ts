@@ -1,5 +1,6 @@
 import type { Node } from 'constructs';
 import { DEFAULTS as CONFIG_DEFAULTS } from '../proxy-app/src/config/index.js';
+import { EMAIL, TOPIC_ARN } from './alarm-actions.js';
 import { EgressProxyValidationError } from './errors.js';
 
 /** CPU architecture of the fleet and of the image built for it. */
@@ -54,6 +55,17 @@ export interface EgressProxySettings {
    * Logs, SSM), so lifecycle calls and logs do not depend on the NAT path. They cost money.
    */
   readonly interfaceEndpoints: boolean;
+  /** A CloudWatch dashboard for the fleet. */
+  readonly dashboard: boolean;
+  /** An SNS topic every alarm notifies (on ALARM and OK). */
+  readonly alarmTopicArn?: string;
+  /** An address every alarm is e-mailed to (through a new topic). */
+  readonly alarmEmail?: string;
+  /**
+   * Any text; a new value rebuilds the image from the newest parent image on the next deploy (OS
+   * and Node.js updates), which rolls the fleet. A date is a good value.
+   */
+  readonly imageRefresh?: string;
 }
 
 /**
@@ -82,6 +94,7 @@ export const DEFAULT_SETTINGS: Omit<EgressProxySettings, 'allow'> = {
   vpcCidr: '10.64.0.0/16',
   natGateways: 2,
   interfaceEndpoints: false,
+  dashboard: true,
 };
 
 /** The prefix of every context key this app reads, e.g. `egressProxy:allow`. */
@@ -145,6 +158,13 @@ export function settingsFromContext(node: Node): EgressProxySettings {
     vpcCidr: read('vpcCidr', cidr) ?? d.vpcCidr,
     natGateways: read('natGateways', int(1, 3)) ?? d.natGateways,
     interfaceEndpoints: read('interfaceEndpoints', bool) ?? d.interfaceEndpoints,
+    dashboard: read('dashboard', bool) ?? d.dashboard,
+    alarmTopicArn: read('alarmTopicArn', pattern(TOPIC_ARN, 'an SNS topic ARN')),
+    alarmEmail: read('alarmEmail', pattern(EMAIL, 'an e-mail address')),
+    imageRefresh: read(
+      'imageRefresh',
+      pattern(/^[A-Za-z0-9._:-]{1,64}$/, 'up to 64 letters, digits, ".", "_", ":" or "-"'),
+    ),
   };
   rejectUnknown(node, known);
   const key = (name: string) => `context "${CONTEXT_PREFIX}${name}"`;

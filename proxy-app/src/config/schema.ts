@@ -13,9 +13,18 @@ export interface ListenAddress {
   readonly port: number;
 }
 
+export const FORWARDED_FOR = ['strip', 'append'] as const;
+
 export interface EgressProxyConfig {
-  /** Where workloads send their traffic. `workers`: processes to run, `"auto"` is one per core. */
-  readonly proxy: ListenAddress & { readonly workers: number | 'auto' };
+  /**
+   * Where workloads send their traffic. `workers`: processes to run, `"auto"` is one per core.
+   * `forwardedFor`: client addresses on forwarded requests; `"strip"` removes X-Forwarded-For and
+   * Forwarded (internal addresses stay inside), `"append"` keeps X-Forwarded-For and adds the client's.
+   */
+  readonly proxy: ListenAddress & {
+    readonly workers: number | 'auto';
+    readonly forwardedFor: (typeof FORWARDED_FOR)[number];
+  };
   /** The sidecar: `/healthcheck` for the load balancer, and the probe's own target. */
   readonly health: ListenAddress;
   /** Prometheus metrics of the proxy. Must be a loopback address. */
@@ -56,13 +65,71 @@ export interface EgressProxyConfig {
   readonly dns: {
     /** Resolved addresses are reused for this long (the system resolver gives no TTLs). */
     readonly cacheMs: number;
+    /** A name that failed to resolve fails again without a lookup for this long. */
+    readonly negativeCacheMs: number;
   };
-  readonly log: { readonly level: LogLevel };
+  readonly log: {
+    readonly level: LogLevel;
+    /** Lines waiting for a slow stdout are held up to this many bytes; beyond, dropped and counted. */
+    readonly maxBufferBytes: number;
+  };
   /**
    * Auto Scaling lifecycle hooks, followed by the sidecar through instance metadata (on EC2
    * only): launch readiness and termination draining.
    */
   readonly lifecycle: LifecycleSettings;
+  /**
+   * Where the policy (`allow`, `allowPorts`, `allowCidrs`) comes from when it is deployed
+   * separately from the instance: the sidecar fetches it and writes `file`, the proxy overlays
+   * `file` on this config's own lists.
+   */
+  readonly policy: PolicySettings;
+}
+
+/** The three keys that decide where traffic may go: the policy document's only keys. */
+export const POLICY_KEYS = ['allow', 'allowPorts', 'allowCidrs'] as const;
+export type PolicyDocument = Pick<EgressProxyConfig, (typeof POLICY_KEYS)[number]>;
+
+/** Destination and listener ports. */
+export const PORT_RANGE = [1, 65_535] as const;
+
+/**
+ * AppConfig's bounds for `RequiredMinimumPollIntervalInSeconds` (OptionalPollSeconds, @range 15 to
+ * 86400, in the appconfigdata service model).
+ */
+export const APPCONFIG_POLL_SECONDS_RANGE = [15, 86_400] as const;
+
+export interface PolicySettings {
+  /**
+   * A policy document (`{"allow": [...], "allowPorts": [...], "allowCidrs": [...]}`) the proxy
+   * reads at start and on every reload; when it exists it replaces the config's own lists. The
+   * sidecar's policy agent writes it. null: the config's own lists are the policy.
+   */
+  readonly file: string | null;
+  /** The deployed policy the sidecar polls; null: no polling. */
+  readonly appConfig: AppConfigSource | null;
+  /**
+   * SSM parameter with the boot fallback policy: read when no policy is in force yet and AppConfig
+   * gave none within `bootWaitMs`. Named here, not copied, so the instance config (and the launch
+   * template carrying it) does not change when the policy does.
+   */
+  readonly bootParameter: string | null;
+  /** How long a starting sidecar waits for AppConfig before it falls back to `bootParameter`. */
+  readonly bootWaitMs: number;
+  /** Region of the AppConfig and SSM APIs; null reads it from instance metadata. */
+  readonly region: string | null;
+}
+
+export interface AppConfigSource {
+  /** Application, environment and configuration profile: ids or names. */
+  readonly application: string;
+  readonly environment: string;
+  readonly profile: string;
+  /**
+   * Sent as `RequiredMinimumPollIntervalInSeconds` (default: AppConfig's minimum, 15); the sidecar
+   * then polls at the pace AppConfig answers with (`NextPollIntervalInSeconds`).
+   */
+  readonly pollIntervalSeconds: number;
 }
 
 export interface LifecycleSettings {
@@ -109,7 +176,7 @@ export type EgressProxyConfigInput = DeepPartial<Omit<EgressProxyConfig, 'allow'
 };
 
 export const DEFAULTS: Omit<EgressProxyConfig, 'allow'> = {
-  proxy: { host: '0.0.0.0', port: 3128, workers: 'auto' },
+  proxy: { host: '0.0.0.0', port: 3128, workers: 'auto', forwardedFor: 'strip' },
   health: { host: '0.0.0.0', port: 8081 },
   metrics: { host: '127.0.0.1', port: 9464 },
   allowPorts: [80, 443],
@@ -117,8 +184,8 @@ export const DEFAULTS: Omit<EgressProxyConfig, 'allow'> = {
   timeouts: { connectMs: 5_000, idleMs: 300_000, headersMs: 10_000, drainMs: 30_000, drainIdleMs: 5_000 },
   limits: { maxConnections: 50_000, maxHeaderBytes: 16_384 },
   probe: { timeoutMs: 2_000, cacheMs: 1_000 },
-  dns: { cacheMs: 30_000 },
-  log: { level: 'info' },
+  dns: { cacheMs: 30_000, negativeCacheMs: 5_000 },
+  log: { level: 'info', maxBufferBytes: 4 * 1024 * 1024 },
   lifecycle: {
     enabled: false,
     imdsUrl: 'http://169.254.169.254',
@@ -132,5 +199,12 @@ export const DEFAULTS: Omit<EgressProxyConfig, 'allow'> = {
     pollMs: 5_000,
     targetHealthPollMs: 10_000,
     terminateWaitMs: 360_000,
+  },
+  policy: {
+    file: null,
+    appConfig: null,
+    bootParameter: null,
+    bootWaitMs: 10_000,
+    region: null,
   },
 };

@@ -1,7 +1,8 @@
 import type { EgressProxyConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { Policy } from '../policy/policy.js';
-import type { ConnectionLimit } from './connection-limit.js';
+import { ProxyError } from './errors.js';
+import type { SlotLease } from './slot-lease.js';
 import type { Relay } from './splice.js';
 import type { UpstreamOptions } from './upstream.js';
 
@@ -9,7 +10,8 @@ import type { UpstreamOptions } from './upstream.js';
 export interface WorkerContext {
   readonly config: EgressProxyConfig;
   readonly logger: Logger;
-  readonly limit: ConnectionLimit;
+  /** This worker's share of limits.maxConnections. */
+  readonly slots: SlotLease;
   readonly upstream: UpstreamOptions;
   policy: Policy;
   /** Set when a drain starts: new requests get 503, answers `Connection: close`. */
@@ -18,4 +20,11 @@ export interface WorkerContext {
   readonly tunnels: Set<Relay>;
   /** Absolute-form requests still being forwarded. */
   forwardsInFlight: number;
+}
+
+/** The answer to a request that arrives while the worker drains. */
+export function drainingError(context: WorkerContext): ProxyError | null {
+  return context.draining
+    ? new ProxyError('draining', 'the proxy is shutting down; retry on another instance')
+    : null;
 }

@@ -1,13 +1,13 @@
 import cluster, { type Worker } from 'node:cluster';
 import { createServer } from 'node:http';
-import { availableParallelism } from 'node:os';
 import { AggregatorRegistry } from 'prom-client';
-import { ConfigError, loadConfigFile } from '../config/index.js';
+import { ConfigError, loadProxyConfig } from '../config/index.js';
 import type { EgressProxyConfig } from '../config/schema.js';
 import { flushLogger, type Logger } from '../log/logger.js';
 import { policyVersion } from '../policy/version.js';
-import { ConnectionLimit } from './connection-limit.js';
 import { isMessage, type ToPrimary, type ToWorker } from './messages.js';
+import { SlotPool } from './slot-pool.js';
+import { workerCount } from './slot-lease.js';
 
 const RESPAWN_DELAY_MS = 1_000;
 /** After the drain deadline, workers get this long to exit before they are killed. */
@@ -15,17 +15,16 @@ const KILL_GRACE_MS = 5_000;
 const RELOADABLE = new Set(['allow', 'allowPorts', 'allowCidrs', 'log']);
 
 /**
- * The primary process: one worker per core sharing the listening socket, the connection count
- * across them, the control endpoint, SIGHUP reloads, the drain (`POST /drain`, see `WorkerDrain`)
- * and the stop (SIGTERM: drain, stop accepting, exit once drained).
+ * The primary process: one worker per core sharing the listening socket, the pool of connection
+ * slots they lease from, the control endpoint, SIGHUP reloads, the drain (`POST /drain`, see
+ * `WorkerDrain`) and the stop (SIGTERM: drain, stop accepting, exit once drained).
  */
 export function runPrimary(initial: EgressProxyConfig, configFile: string, logger: Logger): void {
   let config = initial;
   let draining = false;
   let stopping = false;
   let started = false;
-  const connections = new Map<number, number>();
-  const size = config.proxy.workers === 'auto' ? availableParallelism() : config.proxy.workers;
+  const size = workerCount(config);
 
   const send = (worker: Worker, message: ToWorker): void => {
     if (worker.isConnected()) worker.send(message);
@@ -33,6 +32,12 @@ export function runPrimary(initial: EgressProxyConfig, configFile: string, logge
   const broadcast = (message: ToWorker): void => {
     for (const worker of Object.values(cluster.workers ?? {})) if (worker) send(worker, message);
   };
+  const slots = new SlotPool(config.limits.maxConnections, (id, message) => {
+    const worker = cluster.workers?.[id];
+    if (!worker?.isConnected()) return false;
+    worker.send(message);
+    return true;
+  });
   const fork = (): void => {
     const worker = cluster.fork();
     worker.once('online', () => {
@@ -42,24 +47,12 @@ export function runPrimary(initial: EgressProxyConfig, configFile: string, logge
     });
   };
 
-  let broadcastTimer: NodeJS.Timeout | undefined;
-  const broadcastConnections = (): void => {
-    broadcastTimer ??= setTimeout(() => {
-      broadcastTimer = undefined;
-      const total = [...connections.values()].reduce((sum, count) => sum + count, 0);
-      for (const worker of Object.values(cluster.workers ?? {})) {
-        if (worker) send(worker, { type: 'others', connections: total - (connections.get(worker.id) ?? 0) });
-      }
-    }, ConnectionLimit.REPORT_MS).unref();
-  };
-
   let listening = 0;
   cluster.on('message', (worker, message: unknown) => {
     if (!isMessage<ToPrimary>(message)) return;
-    if (message.type === 'connections') {
-      connections.set(worker.id, message.count);
-      broadcastConnections();
-    } else if (message.type === 'listening' && !started && ++listening === size) {
+    if (message.type === 'slots-wanted') slots.wanted(worker.id, message.count, message.urgent);
+    else if (message.type === 'slots-returned') slots.returned(worker.id, message.count, message.reclaimed);
+    else if (message.type === 'listening' && !started && ++listening === size) {
       started = true;
       logger.info(
         { address: config.proxy, workers: size, policyVersion: policyVersion(config) },
@@ -69,8 +62,7 @@ export function runPrimary(initial: EgressProxyConfig, configFile: string, logge
   });
 
   cluster.on('exit', (worker, code, signal) => {
-    connections.delete(worker.id);
-    broadcastConnections();
+    slots.forget(worker.id);
     if (stopping) {
       if (Object.keys(cluster.workers ?? {}).length === 0) finish(0);
       return;
@@ -84,11 +76,10 @@ export function runPrimary(initial: EgressProxyConfig, configFile: string, logge
     setTimeout(fork, RESPAWN_DELAY_MS).unref();
   });
 
-  const metricsServer = serveMetrics(config, logger, () => drain());
-
-  process.on('SIGHUP', () => {
+  /** Re-reads the config and its policy file and hands the policy to every worker. */
+  const reload = (): ReloadResult => {
     try {
-      const next = loadConfigFile(configFile);
+      const next = loadProxyConfig(configFile);
       const needRestart = Object.keys(next).filter(
         (key) =>
           !RELOADABLE.has(key) &&
@@ -105,14 +96,19 @@ export function runPrimary(initial: EgressProxyConfig, configFile: string, logge
       };
       broadcast({ type: 'config', config });
       logger.info({ policyVersion: policyVersion(config) }, 'policy reloaded');
+      return { ok: true, policyVersion: policyVersion(config) };
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       logger.error(
         { key: error.key, problem: error.message, policyVersion: policyVersion(config) },
         'reload rejected; keeping the policy in force',
       );
+      return { ok: false, code: error.code, key: error.key, problem: error.message };
     }
-  });
+  };
+  const metricsServer = serveMetrics(config, logger, { drain: () => drain(), reload });
+
+  process.on('SIGHUP', reload);
 
   const drain = (): void => {
     if (draining || stopping) return;
@@ -148,22 +144,42 @@ export function runPrimary(initial: EgressProxyConfig, configFile: string, logge
   for (let i = 0; i < size; i++) fork();
 }
 
+/** What a reload did: the policy version now handed to the workers, or why the files were refused. */
+type ReloadResult =
+  | { readonly ok: true; readonly policyVersion: string }
+  | { readonly ok: false; readonly code: string; readonly key: string; readonly problem: string };
+
+interface ControlActions {
+  readonly drain: () => void;
+  readonly reload: () => ReloadResult;
+}
+
 /**
- * The loopback control endpoint: `GET /metrics` (Prometheus text, summed across workers) and
- * `POST /drain` (starts the drain without stopping: the sidecar's termination lifecycle, which
- * runs as the same unprivileged user, calls it when the load balancer deregisters this instance).
+ * The loopback control endpoint: `GET /metrics` (Prometheus text, summed across workers),
+ * `POST /drain` (starts the drain without stopping: the sidecar's termination lifecycle calls it
+ * when the load balancer deregisters this instance) and `POST /reload` (the same reload as SIGHUP,
+ * with its result in the answer). The sidecar runs as the same unprivileged user in another
+ * systemd unit: it can neither stop nor reload a unit, nor find the primary's pid reliably, so it
+ * uses these.
  */
 function serveMetrics(
   config: EgressProxyConfig,
   logger: Logger,
-  drain: () => void,
+  actions: ControlActions,
 ): ReturnType<typeof createServer> {
   const registry = new AggregatorRegistry();
   const server = createServer((req, res) => {
     if (req.url === '/drain' && req.method === 'POST') {
       logger.info('drain requested on the control endpoint');
       res.writeHead(202).end();
-      drain();
+      actions.drain();
+      return;
+    }
+    if (req.url === '/reload' && req.method === 'POST') {
+      const result = actions.reload();
+      res
+        .writeHead(result.ok ? 200 : 422, { 'content-type': 'application/json' })
+        .end(`${JSON.stringify(result)}\n`);
       return;
     }
     if (req.url !== '/metrics') {

@@ -73,6 +73,8 @@ export function splice(
     });
   }
   if (head.length > 0) upstream.write(head);
+  // A client socket may arrive paused (it waited behind earlier pipelined requests).
+  client.resume();
   return {
     closeWhenIdle(drainIdleMs: number): void {
       if (onIdle === close) return;

@@ -1,13 +1,13 @@
 import type { EgressProxyConfig } from '../config/schema.js';
 import { createLogger, flushLogger, type Logger } from '../log/logger.js';
 import { Policy } from '../policy/policy.js';
-import { ConnectionLimit } from './connection-limit.js';
 import type { WorkerContext } from './context.js';
 import { WorkerDrain } from './drain.js';
 import { isMessage, type ToPrimary, type ToWorker } from './messages.js';
-import { answerMetricsRequests, metrics } from './metrics.js';
+import { answerMetricsRequests, metrics, observeUpstreamConnect } from './metrics.js';
 import { Resolver } from './resolver.js';
 import { createProxyServer } from './server.js';
+import { leaseBatch, SlotLease } from './slot-lease.js';
 
 /** A worker process: waits for its config from the primary, then serves until drained. */
 export function runWorker(): void {
@@ -20,16 +20,19 @@ export function runWorker(): void {
 }
 
 function serve(config: EgressProxyConfig, send: (message: ToPrimary) => void): void {
-  const logger = createLogger('proxy', config.log.level);
+  const logger = createLogger('proxy', config.log.level, {
+    maxBufferBytes: config.log.maxBufferBytes,
+    onDrop: () => metrics.logLinesDropped.inc(),
+  });
   const context: WorkerContext = {
     config,
     logger,
-    limit: new ConnectionLimit(config.limits.maxConnections, (count) => send({ type: 'connections', count })),
+    slots: new SlotLease(leaseBatch(config), send),
     upstream: {
-      resolver: new Resolver(config.dns.cacheMs),
+      resolver: new Resolver(config.dns),
       policy: () => context.policy,
       connectMs: config.timeouts.connectMs,
-      onConnected: (seconds) => metrics.upstreamConnectSeconds.observe(seconds),
+      onConnected: observeUpstreamConnect,
     },
     policy: new Policy(config),
     draining: false,
@@ -49,7 +52,8 @@ function serve(config: EgressProxyConfig, send: (message: ToPrimary) => void): v
 
   process.on('message', (message: unknown) => {
     if (!isMessage<ToWorker>(message)) return;
-    if (message.type === 'others') context.limit.setOthers(message.connections);
+    if (message.type === 'slots-granted') context.slots.granted(message.count, message.urgent);
+    else if (message.type === 'slots-reclaim') context.slots.reclaim();
     else if (message.type === 'drain') {
       if (message.stop) drain.stop();
       else drain.start();
