@@ -154,9 +154,9 @@ export class AutoScalingGroup {
 
   /**
    * Instance refresh with the group's maintenance policy (min 100 %, max from the template):
-   * launches up to (max - 100) % of the desired capacity at once, waits for them to pass the
-   * health checks and the instance warmup, then terminates as many old instances, in the
-   * documented order, all at once; batch after batch.
+   * launches up to (max - 100) % of the desired capacity, waits for them to pass the health
+   * checks and the instance warmup, then terminates as many old instances, in the documented
+   * order, all at once; batch after batch.
    */
   async refresh(reading: MetadataReading): Promise<Termination[]> {
     return this.exclusively(async () => {
@@ -168,7 +168,10 @@ export class AutoScalingGroup {
       const terminations: Termination[] = [];
       for (let i = 0; i < old.length; i += batch) {
         const step = old.slice(i, i + batch);
-        await Promise.all(step.map(() => this.launchHealthy()));
+        // One after another, not at once as Auto Scaling does: here every instance shares two
+        // cores, and three starting together starved the running ones' health checks (two old
+        // instances marked down mid-refresh). Each still launches before any old one leaves.
+        for (let launched = 0; launched < step.length; launched++) await this.launchHealthy();
         await sleep(this.options.fleet.instanceWarmupMs);
         terminations.push(...(await Promise.all(step.map((member) => this.terminate(member, reading)))));
       }
