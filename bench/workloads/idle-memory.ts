@@ -3,7 +3,7 @@
  * echo), let them sit, and divide the growth of the proxy's RSS (whole process tree) by `count`.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { dial, type Dialled } from '../client/dial.js';
+import { dial, DIAL_TIMEOUT_MS, type Dialled } from '../client/dial.js';
 import { settledRssKiB } from '../proc.js';
 import type { Target } from '../target.js';
 
@@ -22,8 +22,10 @@ async function openChecked(target: Target, holdPort: number): Promise<Dialled> {
   const tunnel = await dial(target, holdPort);
   const { socket } = tunnel;
   await new Promise<void>((resolve, reject) => {
+    socket.setTimeout(DIAL_TIMEOUT_MS, () => socket.destroy(new Error(`${target.name}: no echo`)));
     socket.once('error', reject);
     socket.once('data', () => {
+      socket.setTimeout(0);
       socket.off('error', reject);
       resolve();
     });
