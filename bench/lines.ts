@@ -18,6 +18,8 @@ export interface RunResults {
   /** RSS of each proxy's whole tree right after start, and after every workload, KiB. */
   readonly freshKiB: Record<string, number>;
   readonly afterKiB: Record<string, number>;
+  /** PSS of each proxy's whole tree right after start, KiB. */
+  readonly freshPssKiB: Record<string, number>;
 }
 
 export interface LineSettings {
@@ -122,6 +124,12 @@ export function rateLines(results: RunResults, settings: LineSettings): Line[] {
       better: 'lower',
       target: { kind: 'max', limit: 100 },
       values: once(freshKiB, 1 / 1024),
+    },
+    {
+      label: 'PSS of the idle process tree, fresh',
+      unit: 'MiB',
+      better: 'lower',
+      values: once(results.freshPssKiB, 1 / 1024),
     },
     {
       label: 'RSS of the idle process tree, after the run',

@@ -55,6 +55,20 @@ export function treeRssKiB(root: number): number {
   return total;
 }
 
+/**
+ * Proportional set size of the whole tree, KiB: each page shared by n processes counts 1/n, so
+ * the Node binary's text, mapped by every Node process on the machine, is not counted once per
+ * worker as RSS counts it.
+ */
+export function treePssKiB(root: number): number {
+  let total = 0;
+  for (const pid of processTree(root)) {
+    const match = /^Pss:\s+(\d+) kB$/m.exec(readOrNull(`/proc/${pid}/smaps_rollup`) ?? '');
+    if (match) total += Number(match[1]);
+  }
+  return total;
+}
+
 /** The median of a few RSS samples `gapMs` apart, so one allocation burst does not decide it. */
 export async function settledRssKiB(root: number, samples = 5, gapMs = 200): Promise<number> {
   const values: number[] = [];

@@ -12,7 +12,7 @@ import { cpuLines, rateLines, type RunResults, type Runs } from './lines.js';
 import { startOrigin, type Origin } from './loopback-origin.js';
 import { parseOptions, type BenchOptions, type Workload } from './options.js';
 import { nodeVersion, startOurProxy } from './ours.js';
-import { settledRssKiB } from './proc.js';
+import { settledRssKiB, treePssKiB } from './proc.js';
 import { failures, renderTable, type Judged } from './report.js';
 import { findSquid, squidVersion, startSquid } from './squid.js';
 import { DIRECT, type RunningProxy, type Target } from './target.js';
@@ -122,7 +122,11 @@ async function main(options: BenchOptions): Promise<void> {
 
   await sleep(1_000);
   const freshKiB: Record<string, number> = {};
-  for (const proxy of proxies) freshKiB[proxy.name] = await settledRssKiB(proxy.pid);
+  const freshPssKiB: Record<string, number> = {};
+  for (const proxy of proxies) {
+    freshKiB[proxy.name] = await settledRssKiB(proxy.pid);
+    freshPssKiB[proxy.name] = treePssKiB(proxy.pid);
+  }
 
   const results: RunResults = {
     bulk1: {},
@@ -132,6 +136,7 @@ async function main(options: BenchOptions): Promise<void> {
     memory: {},
     freshKiB,
     afterKiB: {},
+    freshPssKiB,
   };
   // Memory first, while the proxies are fresh and nothing else has grown their heaps.
   if (options.workloads.has('memory')) {
