@@ -8,10 +8,10 @@ export interface RawResponse {
   readonly raw: string;
 }
 
-/** Opens a TCP connection to the proxy. */
-export function dial(port: number): Promise<Socket> {
+/** Opens a TCP connection (to the proxy, unless told otherwise), optionally from a given local address. */
+export function dial(port: number, host = '127.0.0.1', localAddress?: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    const socket = connect({ host, port, localAddress, allowHalfOpen: true });
     socket.once('connect', () => resolve(socket));
     socket.once('error', reject);
   });
@@ -56,6 +56,7 @@ export function readResponse(socket: Socket, timeoutMs = 5_000): Promise<RawResp
     socket.on('data', onData);
     socket.once('end', onEnd);
     socket.once('error', onError);
+    socket.resume();
   });
 }
 
@@ -108,4 +109,67 @@ export async function tunnel(port: number, authority: string): Promise<Socket> {
   const early = response.raw.slice(response.raw.indexOf('\r\n\r\n') + 4);
   if (early) socket.unshift(Buffer.from(early, 'latin1'));
   return socket;
+}
+
+/** Reads a response head (through the blank line) and returns its status line fields and raw text. */
+export function readHead(socket: Socket, timeoutMs = 5_000): Promise<{ status: number; raw: string }> {
+  return new Promise((resolve, reject) => {
+    let raw = '';
+    const timer = setTimeout(() => finish(new Error(`no response head within ${timeoutMs} ms`)), timeoutMs);
+    const onData = (chunk: Buffer): void => {
+      raw += chunk.toString('latin1');
+      const end = raw.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      finish(null, { status: Number(raw.split(' ')[1]), raw: raw.slice(0, end + 4) });
+      // Put back what follows the head, for the next reader (after this one stopped listening).
+      const rest = raw.slice(end + 4);
+      if (rest) socket.unshift(Buffer.from(rest, 'latin1'));
+    };
+    const onEnd = (): void =>
+      finish(new Error(`connection closed before a response head: ${JSON.stringify(raw)}`));
+    const finish = (error: Error | null, head?: { status: number; raw: string }): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.pause();
+      if (error) reject(error);
+      else resolve(head!);
+    };
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    socket.resume();
+  });
+}
+
+/** Everything the peer sends until it ends the connection (or `timeoutMs` passes: rejects). */
+export function readUntilEnd(socket: Socket, timeoutMs = 5_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let raw = '';
+    const timer = setTimeout(
+      () => reject(new Error(`not ended within ${timeoutMs} ms; got ${JSON.stringify(raw.slice(0, 500))}`)),
+      timeoutMs,
+    );
+    socket.on('data', (chunk: Buffer) => (raw += chunk.toString('latin1')));
+    socket.once('end', () => {
+      clearTimeout(timer);
+      resolve(raw);
+    });
+    socket.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    socket.resume();
+  });
+}
+
+/** One sample of a Prometheus series from the proxy's metrics port; undefined when the series is absent. */
+export async function metricValue(metricsPort: number, series: string): Promise<number | undefined> {
+  const { body } = await exchange(
+    metricsPort,
+    'GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+  );
+  for (const line of body.split('\n')) {
+    if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
+  }
+  return undefined;
 }

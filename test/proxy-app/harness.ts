@@ -104,6 +104,16 @@ export interface Fleet {
   stop(): Promise<void>;
 }
 
+/**
+ * The policy that lets a test's loopback origins stand in for the internet: `localhost` and
+ * loopback addresses on exactly these ports.
+ */
+export function loopbackInternet(
+  ...ports: number[]
+): Pick<EgressProxyConfigInput, 'allow' | 'allowPorts' | 'allowCidrs'> {
+  return { allow: ['localhost'], allowPorts: ports, allowCidrs: ['127.0.0.0/8'] };
+}
+
 /** Writes a config file with free ports and the given settings, and starts the proxy. */
 export async function startProxy(
   settings: Omit<EgressProxyConfigInput, 'proxy' | 'health' | 'metrics'> & {
@@ -121,27 +131,29 @@ export async function startProxy(
   writeConfig(config);
   const proxy = run('proxy', configFile);
   await proxy.waitForLog((line) => line.msg === 'proxy listening');
-  return {
+  const fleet: Fleet = {
     config,
     configFile,
     proxy,
     proxyUrl: `http://127.0.0.1:${config.proxy.port}`,
     writeConfig,
-    async stop() {
-      await proxy.stop();
-    },
+    // The proxy running now: a test may have replaced the one started here.
+    stop: async () => void (await fleet.proxy.stop()),
   };
+  return fleet;
 }
 
 /**
  * A listener that never accepts (Node always accepts, so this is a small Python process):
  * once its one-slot backlog is full, the kernel drops further SYNs and connects hang.
  */
-export async function startNonAcceptingListener(): Promise<{ child: ChildProcess; port: number }> {
+export async function startNonAcceptingListener(
+  host = '127.0.0.1',
+): Promise<{ child: ChildProcess; port: number }> {
   const script = [
     'import socket, sys, time',
     's = socket.socket()',
-    "s.bind(('127.0.0.1', 0))",
+    `s.bind(('${host}', 0))`,
     's.listen(0)',
     'print(s.getsockname()[1], flush=True)',
     'time.sleep(120)',

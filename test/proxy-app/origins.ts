@@ -58,6 +58,12 @@ export async function startHttpOrigin(): Promise<HttpOrigin> {
   };
 }
 
+/** Starts a test's own HTTP server on a free loopback port and returns the port. */
+export async function listenOnLoopback(server: Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
+}
+
 const CHUNK = 64 * 1024;
 
 function patternChunk(offset: number, size: number): Buffer {
@@ -106,14 +112,17 @@ export interface TcpOrigin {
 }
 
 /** A raw TCP origin whose behaviour the test supplies per connection. */
-export async function startTcpOrigin(onConnection: (socket: Socket) => void): Promise<TcpOrigin> {
+export async function startTcpOrigin(
+  onConnection: (socket: Socket) => void,
+  { host = '127.0.0.1', port = 0 }: { host?: string; port?: number } = {},
+): Promise<TcpOrigin> {
   const sockets = new Set<Socket>();
   const server = createTcpServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     onConnection(socket);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
   return {
     port: (server.address() as AddressInfo).port,
     server,

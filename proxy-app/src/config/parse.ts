@@ -4,10 +4,10 @@ import { parseCidr, parseIp } from '../policy/ip.js';
 import { isLoopback } from '../policy/special-ranges.js';
 import {
   DEFAULTS,
+  FORWARDED_FOR,
   LOG_LEVELS,
   type EgressProxyConfig,
   type LifecycleSettings,
-  type LogLevel,
 } from './schema.js';
 
 /** A config that cannot be used. `key` is the dotted path of the offending setting. */
@@ -45,11 +45,18 @@ export function parseConfig(raw: unknown): EgressProxyConfig {
   ]);
   if (root.allow === undefined) throw new ConfigError('allow', 'is required (a list of host patterns)');
 
-  const proxy = section(root.proxy, 'proxy', ['host', 'port', 'workers']);
+  const proxy = section(root.proxy, 'proxy', ['host', 'port', 'workers', 'forwardedFor']);
+  const log = section(root.log, 'log', ['level', 'maxBufferBytes']);
   const config: EgressProxyConfig = {
     proxy: {
       ...listenAddress(proxy, 'proxy', DEFAULTS.proxy),
       workers: workers(proxy.workers),
+      forwardedFor: oneOf(
+        proxy.forwardedFor,
+        'proxy.forwardedFor',
+        FORWARDED_FOR,
+        DEFAULTS.proxy.forwardedFor,
+      ),
     },
     health: listenAddress(section(root.health, 'health', ['host', 'port']), 'health', DEFAULTS.health),
     metrics: listenAddress(section(root.metrics, 'metrics', ['host', 'port']), 'metrics', DEFAULTS.metrics),
@@ -70,8 +77,16 @@ export function parseConfig(raw: unknown): EgressProxyConfig {
       timeoutMs: [100, 120_000],
       cacheMs: [0, 60_000],
     }),
-    dns: numbers(root.dns, 'dns', DEFAULTS.dns, { cacheMs: [0, 3_600_000] }),
-    log: { level: logLevel(section(root.log, 'log', ['level']).level) },
+    dns: numbers(root.dns, 'dns', DEFAULTS.dns, { cacheMs: [0, 3_600_000], negativeCacheMs: [0, 600_000] }),
+    log: {
+      level: oneOf(log.level, 'log.level', LOG_LEVELS, DEFAULTS.log.level),
+      ...readNumbers(
+        log,
+        'log',
+        { maxBufferBytes: DEFAULTS.log.maxBufferBytes },
+        { maxBufferBytes: [65_536, 1_073_741_824] },
+      ),
+    },
     lifecycle: lifecycle(root.lifecycle),
   };
   for (const key of ['proxy', 'health'] as const) {
@@ -247,13 +262,13 @@ function string(value: unknown, key: string): string {
   return value;
 }
 
-function logLevel(value: unknown): LogLevel {
-  if (value === undefined) return DEFAULTS.log.level;
-  const level = string(value, 'log.level');
-  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
-    throw new ConfigError('log.level', `must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
+function oneOf<T extends string>(value: unknown, key: string, choices: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  const text = string(value, key);
+  if (!(choices as readonly string[]).includes(text)) {
+    throw new ConfigError(key, `must be one of ${choices.join(', ')}, got "${text}"`);
   }
-  return level as LogLevel;
+  return text as T;
 }
 
 function describe(value: unknown): string {

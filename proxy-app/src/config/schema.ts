@@ -13,9 +13,18 @@ export interface ListenAddress {
   readonly port: number;
 }
 
+export const FORWARDED_FOR = ['strip', 'append'] as const;
+
 export interface EgressProxyConfig {
-  /** Where workloads send their traffic. `workers`: processes to run, `"auto"` is one per core. */
-  readonly proxy: ListenAddress & { readonly workers: number | 'auto' };
+  /**
+   * Where workloads send their traffic. `workers`: processes to run, `"auto"` is one per core.
+   * `forwardedFor`: client addresses on forwarded requests; `"strip"` removes X-Forwarded-For and
+   * Forwarded (internal addresses stay inside), `"append"` keeps X-Forwarded-For and adds the client's.
+   */
+  readonly proxy: ListenAddress & {
+    readonly workers: number | 'auto';
+    readonly forwardedFor: (typeof FORWARDED_FOR)[number];
+  };
   /** The sidecar: `/healthcheck` for the load balancer, and the probe's own target. */
   readonly health: ListenAddress;
   /** Prometheus metrics of the proxy. Must be a loopback address. */
@@ -51,8 +60,14 @@ export interface EgressProxyConfig {
   readonly dns: {
     /** Resolved addresses are reused for this long (the system resolver gives no TTLs). */
     readonly cacheMs: number;
+    /** A name that failed to resolve fails again without a lookup for this long. */
+    readonly negativeCacheMs: number;
   };
-  readonly log: { readonly level: LogLevel };
+  readonly log: {
+    readonly level: LogLevel;
+    /** Lines waiting for a slow stdout are held up to this many bytes; beyond, dropped and counted. */
+    readonly maxBufferBytes: number;
+  };
   /**
    * Auto Scaling lifecycle hooks, followed by the sidecar through instance metadata (on EC2
    * only): launch readiness and termination draining.
@@ -94,7 +109,7 @@ export type EgressProxyConfigInput = DeepPartial<Omit<EgressProxyConfig, 'allow'
 };
 
 export const DEFAULTS: Omit<EgressProxyConfig, 'allow'> = {
-  proxy: { host: '0.0.0.0', port: 3128, workers: 'auto' },
+  proxy: { host: '0.0.0.0', port: 3128, workers: 'auto', forwardedFor: 'strip' },
   health: { host: '0.0.0.0', port: 8081 },
   metrics: { host: '127.0.0.1', port: 9464 },
   allowPorts: [80, 443],
@@ -102,8 +117,8 @@ export const DEFAULTS: Omit<EgressProxyConfig, 'allow'> = {
   timeouts: { connectMs: 5_000, idleMs: 300_000, headersMs: 10_000, drainMs: 30_000 },
   limits: { maxConnections: 50_000, maxHeaderBytes: 16_384 },
   probe: { timeoutMs: 2_000, cacheMs: 1_000 },
-  dns: { cacheMs: 30_000 },
-  log: { level: 'info' },
+  dns: { cacheMs: 30_000, negativeCacheMs: 5_000 },
+  log: { level: 'info', maxBufferBytes: 4 * 1024 * 1024 },
   lifecycle: {
     enabled: false,
     imdsUrl: 'http://169.254.169.254',

@@ -29,29 +29,46 @@ export function parseAuthority(authority: string): Destination {
   return parseDestination(hostPart, authority.slice(colon + 1));
 }
 
-/** Reads an absolute-form request target; only plain `http://` is forwarded. */
-export function parseAbsoluteUrl(target: string): {
-  destination: Destination;
-  path: string;
-  authority: string;
-} {
-  let url: URL;
-  try {
-    url = new URL(target);
-  } catch {
-    throw new DestinationSyntaxError('bad_destination', `"${target}" is not an absolute URL`);
-  }
-  if (url.protocol !== 'http:') {
+export interface AbsoluteTarget {
+  readonly destination: Destination;
+  /** Path and query, exactly as sent (`/` when there was none). */
+  readonly path: string;
+  /** `host[:port]` for the Host header, normalized, default port left out. */
+  readonly authority: string;
+}
+
+/**
+ * Reads an absolute-form request target (`http://host[:port][/path][?query]`); only plain
+ * `http://` is forwarded. The URL parser reads the authority only: the path and query go upstream
+ * exactly as the client sent them (`%2e%2e`, `..`, `//`, `\\` and query encodings mean different
+ * things to different origins, and signed URLs break if they change).
+ */
+export function parseAbsoluteUrl(target: string): AbsoluteTarget {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(target);
+  if (!scheme) throw new DestinationSyntaxError('bad_destination', `"${target}" is not an absolute URL`);
+  if (scheme[1]!.toLowerCase() !== 'http') {
     throw new DestinationSyntaxError(
       'unsupported_scheme',
-      `${url.protocol}// requests are not forwarded; use CONNECT for HTTPS`,
+      `${scheme[1]!.toLowerCase()}:// requests are not forwarded; use CONNECT for HTTPS`,
     );
   }
-  return {
-    destination: parseDestination(url.hostname, url.port || '80'),
-    path: url.pathname + url.search,
-    authority: url.host,
-  };
+  const rest = target.slice(scheme[0].length);
+  const end = rest.search(/[/?#]/);
+  const authorityText = end === -1 ? rest : rest.slice(0, end);
+  const path = end === -1 ? '/' : rest[end] === '?' ? `/${rest.slice(end)}` : rest.slice(end);
+  if (path.includes('#')) {
+    throw new DestinationSyntaxError('bad_destination', 'a request target has no #fragment');
+  }
+  if (authorityText === '' || /[\s@\\]/.test(authorityText)) {
+    throw new DestinationSyntaxError('bad_destination', `"${authorityText}" is not a host[:port]`);
+  }
+  let url: URL;
+  try {
+    url = new URL(`http://${authorityText}/`);
+  } catch {
+    throw new DestinationSyntaxError('bad_destination', `"${authorityText}" is not a valid host[:port]`);
+  }
+  return { destination: destinationOf(url, url.port || '80'), path, authority: url.host };
 }
 
 /**
@@ -60,16 +77,21 @@ export function parseAbsoluteUrl(target: string): {
  * resolver always see the same canonical name.
  */
 export function parseDestination(hostText: string, portText: string): Destination {
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
-    throw new DestinationSyntaxError('bad_destination', `port "${portText}" is not 1-65535`);
-  }
-  let hostname: string;
+  let url: URL;
   try {
-    hostname = new URL(`http://${hostText}/`).hostname;
+    url = new URL(`http://${hostText}/`);
   } catch {
     throw new DestinationSyntaxError('bad_destination', `"${hostText}" is not a valid host`);
   }
-  const host = hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
+  return destinationOf(url, portText);
+}
+
+/** The destination a parsed URL's host names, on `portText`. */
+function destinationOf(url: URL, portText: string): Destination {
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
+    throw new DestinationSyntaxError('bad_destination', `port "${portText}" is not 1-65535`);
+  }
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
   if (host === '') throw new DestinationSyntaxError('bad_destination', 'empty host');
   return { host, port: Number(portText), ip: parseIp(host) };
 }

@@ -17,42 +17,28 @@ export function parseIp(text: string): IpBytes | null {
   return null;
 }
 
+/** An IPv6 literal `isIPv6` accepted: groups around at most one `::`, the last may be a dotted quad. */
 function parseIpv6(text: string): IpBytes {
+  const gap = text.indexOf('::');
+  const head = gap === -1 ? groupsOf(text) : groupsOf(text.slice(0, gap));
+  const tail = gap === -1 ? [] : groupsOf(text.slice(gap + 2));
+  const zeros = new Array<number>(8 - head.length - tail.length).fill(0);
   const bytes = new Uint8Array(16);
-  let body = text;
-  // A dotted-quad tail ("::ffff:1.2.3.4") fills the last four bytes.
-  const lastColon = body.lastIndexOf(':');
-  let tailLength = 16;
-  if (body.includes('.', lastColon)) {
-    bytes.set(
-      body
-        .slice(lastColon + 1)
-        .split('.')
-        .map(Number),
-      12,
-    );
-    body = body.slice(0, lastColon + 1) + '0';
-    tailLength = 12;
-  }
-  const [head, tail] = body.includes('::') ? body.split('::') : [body, undefined];
-  const groups = (part: string | undefined): number[] =>
-    part ? part.split(':').map((group) => parseInt(group, 16)) : [];
-  const headGroups = groups(head);
-  const tailGroups = groups(tail);
-  if (tailLength === 12) tailGroups.pop();
-  const all =
-    tail === undefined
-      ? headGroups
-      : [
-          ...headGroups,
-          ...new Array<number>(tailLength / 2 - headGroups.length - tailGroups.length).fill(0),
-          ...tailGroups,
-        ];
-  all.forEach((group, i) => {
+  [...head, ...zeros, ...tail].forEach((group, i) => {
     bytes[i * 2] = group >> 8;
     bytes[i * 2 + 1] = group & 0xff;
   });
   return bytes;
+}
+
+/** `1:2:1.2.3.4` -> [1, 2, 0x0102, 0x0304]: a dotted quad counts as two groups. */
+function groupsOf(part: string): number[] {
+  if (part === '') return [];
+  return part.split(':').flatMap((group) => {
+    if (!group.includes('.')) return [parseInt(group, 16)];
+    const [a, b, c, d] = group.split('.').map(Number) as [number, number, number, number];
+    return [(a << 8) | b, (c << 8) | d];
+  });
 }
 
 /** Parses `a.b.c.d/n` or `v6::/n`; throws a plain Error describing what is wrong. */
@@ -91,10 +77,21 @@ export function cidrContains(cidr: Cidr, address: IpBytes): boolean {
   return (cidr.bytes[whole]! & mask) === (address[whole]! & mask);
 }
 
-/** Formats bytes back into text, for log lines and messages. */
+/**
+ * Formats bytes back into text, for log lines and messages: IPv6 as RFC 5952 writes it (and as
+ * the WHATWG URL parser does), the longest run of two or more zero groups as `::`.
+ */
 export function formatIp(bytes: IpBytes): string {
   if (bytes.length === 4) return bytes.join('.');
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
-  return groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
+  let best = { start: -1, length: 1 };
+  for (let start = 0; start < 8; start++) {
+    let length = 0;
+    while (start + length < 8 && groups[start + length] === 0) length++;
+    if (length > best.length) best = { start, length };
+  }
+  const hex = (part: number[]): string => part.map((group) => group.toString(16)).join(':');
+  if (best.start === -1) return hex(groups);
+  return `${hex(groups.slice(0, best.start))}::${hex(groups.slice(best.start + best.length))}`;
 }

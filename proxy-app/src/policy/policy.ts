@@ -13,7 +13,10 @@ export type DenialReason =
 
 export interface Denial {
   readonly reason: DenialReason;
+  /** For the client: the rule and the name it asked for, nothing it did not already know. */
   readonly message: string;
+  /** For the access log only: what the proxy found (resolved addresses and their ranges). */
+  readonly detail?: string;
 }
 
 /** Where a client asked to go, normalized: lower-case host, no trailing dot, no brackets. */
@@ -81,14 +84,18 @@ export class Policy {
       : { reason: verdict, message: `port ${port} is not allowed for ${host}` };
   }
 
-  /** Checks one resolved address of an allowed name against the SSRF ranges and allowCidrs. */
+  /**
+   * Checks one resolved address of an allowed name against the SSRF ranges and allowCidrs. The
+   * client is not told the address: that would map internal names to internal addresses.
+   */
   checkAddress(destination: Destination, address: IpBytes): Denial | null {
     if (this.isProbeTarget(destination) || inAnyCidr(this.allowCidrs, address)) return null;
     const range = specialRange(address);
     if (range === null) return null;
     return {
       reason: 'address_blocked',
-      message: `${destination.host} resolves to ${formatIp(address)} (${range}), which is not in allowCidrs`,
+      message: `${destination.host} resolves to an address the proxy does not reach (a private or special-purpose range outside allowCidrs)`,
+      detail: `${destination.host} resolves to ${formatIp(address)} (${range}), which is not in allowCidrs`,
     };
   }
 }

@@ -1,6 +1,7 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ProxyError } from './errors.js';
+import { closeLingering } from './linger.js';
 
 export const REASON_HEADER = 'x-egress-proxy-reason';
 
@@ -31,15 +32,15 @@ export function answerResponse(res: ServerResponse, error: ProxyError, close: bo
   res.end(body);
 }
 
-/** Answers on a raw socket (a CONNECT the server handed over, or a parse error) and closes it. */
-export function answerSocket(socket: Socket, error: ProxyError): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
+/**
+ * Answers on a raw socket (a connection over the limit, a CONNECT or Upgrade the server handed
+ * over, a parse error) and closes it lingeringly. False if the socket was already being closed.
+ */
+export function answerSocket(socket: Socket, error: ProxyError): boolean {
   const { headers, body } = answerParts(error);
   const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
-  socket.end(
+  return closeLingering(
+    socket,
     `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\n${lines.join('')}connection: close\r\n\r\n${body}`,
   );
 }

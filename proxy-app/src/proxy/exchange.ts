@@ -3,12 +3,17 @@ import { metrics } from './metrics.js';
 import type { ProxyError } from './errors.js';
 
 export interface ExchangeOutcome {
-  readonly decision: 'allowed' | 'denied' | 'error';
+  /** `aborted`: the client left before the exchange was complete; not the proxy's or the destination's doing. */
+  readonly decision: 'allowed' | 'denied' | 'error' | 'aborted';
+  /** The status the client was given (or was being given); 499 when a client left before any. */
   readonly status: number;
   readonly bytesUp?: number;
   readonly bytesDown?: number;
   readonly error?: ProxyError;
 }
+
+/** The status logged for a client that left before any answer (nginx's convention). */
+export const CLIENT_CLOSED_REQUEST = 499;
 
 /**
  * One request or tunnel, from the client's first line to its end: writes the access-log line
@@ -44,9 +49,10 @@ export class Exchange {
       bytesUp,
       bytesDown,
       durationMs: Math.round(performance.now() - this.started),
-      ...(error && { reason: error.reason, code: error.code, detail: error.message }),
+      ...(decision === 'aborted' && { reason: 'client_aborted' }),
+      ...(error && { reason: error.reason, code: error.code, detail: error.detail ?? error.message }),
     };
-    if (decision === 'allowed') this.logger.info(line, this.kind);
+    if (decision === 'allowed' || decision === 'aborted') this.logger.info(line, this.kind);
     else this.logger.warn(line, this.kind);
   }
 }

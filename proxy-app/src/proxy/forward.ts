@@ -1,26 +1,61 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
-import { Agent, type Dispatcher } from 'undici';
+import { Agent, type ClientRequestArgs, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { parseAbsoluteUrl } from '../policy/destination.js';
-import { parseIp } from '../policy/ip.js';
 import { clientAddress, type Destination } from '../policy/policy.js';
-import { admissionError } from './admission.js';
 import { answerResponse } from './answer.js';
-import type { WorkerContext } from './context.js';
+import { drainingError, type WorkerContext } from './context.js';
 import { asProxyError, ProxyError } from './errors.js';
 import { Exchange } from './exchange.js';
 import { checkFraming } from './framing.js';
-import { endToEndRequestHeaders } from './hop-by-hop.js';
-import { ResponseRelay } from './response-relay.js';
+import { release, setActive } from './in-order.js';
+import { DESTINATION, Relay, type UpstreamRequestOptions } from './relay.js';
 import { openUpstream } from './upstream.js';
 
+/** Pooled upstream connections idle longer than this are closed (sooner if the origin says so). */
+const POOL_IDLE_MS = 4_000;
+
 /**
- * Forwards absolute-form requests (`GET http://host/path`) over pooled keep-alive upstream
- * connections. undici parses the upstream strictly; its connector is ours, so every new upstream
- * connection goes through the same resolve-check-connect step as a tunnel.
+ * Node's HTTP client, with every new upstream connection made by the proxy's own
+ * resolve-check-connect step (`openUpstream`) and pooled per destination. Node's client, not
+ * undici: it passes 1xx answers on as events (undici turns an unexpected 100 Continue into an
+ * error) and lets a request carry `Expect: 100-continue` (undici refuses the header).
+ */
+class UpstreamAgent extends Agent {
+  /** Forwards using this agent now; a retired agent is destroyed when the last one ends. */
+  active = 0;
+  retired = false;
+
+  constructor(
+    private readonly open: (destination: Destination, client: string) => ReturnType<typeof openUpstream>,
+  ) {
+    super({ keepAlive: true, scheduling: 'lifo', timeout: POOL_IDLE_MS });
+  }
+
+  /** Node's Agent always passes `callback` and takes the socket (or the error) through it. */
+  override createConnection(
+    options: ClientRequestArgs,
+    callback?: (error: Error | null, socket: Duplex) => void,
+  ): undefined {
+    const { destination, client } = (options as UpstreamRequestOptions)[DESTINATION];
+    this.open(destination, client).then(
+      (socket) => callback!(null, socket),
+      // @types/node wants a stream with the error too; Node ignores it.
+      (error: Error) => callback!(error, undefined as never),
+    );
+    return undefined;
+  }
+
+  done(): void {
+    if (--this.active === 0 && this.retired) this.destroy();
+  }
+}
+
+/**
+ * Forwards absolute-form requests (`GET http://host/path`): admission, framing and policy checks,
+ * then a Relay over a pooled upstream connection. The path and query go upstream byte for byte.
  */
 export class Forwarder {
-  private agent: Agent;
+  private agent: UpstreamAgent;
 
   constructor(private readonly context: WorkerContext) {
     this.agent = this.createAgent();
@@ -30,92 +65,52 @@ export class Forwarder {
   renewPool(): void {
     const old = this.agent;
     this.agent = this.createAgent();
-    void old.close();
+    old.retired = true;
+    if (old.active === 0) old.destroy();
   }
 
   close(): Promise<void> {
-    return this.agent.close();
+    this.agent.destroy();
+    return Promise.resolve();
   }
 
-  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** Handles one request; its response's 'close' releases the connection for the next one. */
+  handle(req: IncomingMessage, res: ServerResponse): void {
     const { context } = this;
-    const exchange = new Exchange(
-      context.logger,
-      'forward',
-      req.socket.remoteAddress ?? '',
-      req.method ?? '',
-    );
+    const socket = req.socket;
+    const exchange = new Exchange(context.logger, 'forward', socket.remoteAddress ?? '', req.method ?? '');
     context.forwardsInFlight++;
-    res.once('close', () => context.forwardsInFlight--);
-    let bytesUp = 0;
-    let relay: ResponseRelay | undefined;
-    try {
-      const refusal = admissionError(context, req.socket) ?? originFormError(req) ?? checkFraming(req);
-      if (refusal) throw refusal;
-      const { destination, path, authority } = parseAbsoluteUrl(req.url!);
-      exchange.host = destination.host;
-      exchange.port = destination.port;
-      const denial = context.policy.checkDestination(destination, clientAddress(req.socket.remoteAddress));
-      if (denial) throw ProxyError.fromDenial(denial);
-
-      const hasBody =
-        req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
-      let settle!: (error?: Error) => void;
-      const settled = new Promise<void>((resolve, reject) => {
-        settle = (error) => (error ? reject(error) : resolve());
-      });
-      relay = new ResponseRelay(res, () => context.draining, settle);
-      this.agent.dispatch(
-        {
-          origin: origin(destination),
-          path,
-          method: req.method as Dispatcher.HttpMethod,
-          headers: [...endToEndRequestHeaders(req.rawHeaders, req.headers.connection), 'host', authority],
-          // undici streams async iterables with backpressure (Dispatcher.md); its typings omit them.
-          body: hasBody ? (counted(req, (size) => (bytesUp += size)) as unknown as Readable) : null,
-        },
-        relay,
-      );
-      await settled;
-      exchange.finish({ decision: 'allowed', status: relay.status, bytesUp, bytesDown: relay.bytesDown });
-    } catch (error) {
-      const failure = upstreamFailure(error);
-      if (res.headersSent) res.destroy();
-      else answerResponse(res, failure, context.draining || failure.status === 400);
-      exchange.finish({
-        decision: failure.decision,
-        status: failure.status,
-        bytesUp,
-        bytesDown: relay?.bytesDown ?? 0,
-        error: failure,
-      });
-    }
-  }
-
-  private createAgent(): Agent {
-    const { timeouts } = this.context.config;
-    return new Agent({
-      headersTimeout: timeouts.idleMs,
-      bodyTimeout: timeouts.idleMs,
-      connect: (options, callback) => {
-        const hostname = options.hostname.replace(/^\[(.*)\]$/, '$1');
-        // undici passes the URL's port, which is empty for the scheme's default (80).
-        const port = Number(options.port || 80);
-        const destination: Destination = { host: hostname, port, ip: parseIp(hostname) };
-        openUpstream(destination, this.context.upstream).then(
-          (socket) => callback(null, socket),
-          (error: Error) => callback(error, null),
-        );
-      },
+    res.once('close', () => {
+      context.forwardsInFlight--;
+      release(socket);
     });
+    let target: ReturnType<typeof parseAbsoluteUrl>;
+    try {
+      const refusal = drainingError(context) ?? originFormError(req) ?? checkFraming(req);
+      if (refusal) throw refusal;
+      target = parseAbsoluteUrl(req.url!);
+      exchange.host = target.destination.host;
+      exchange.port = target.destination.port;
+      const denial = context.policy.checkDestination(target.destination, clientAddress(socket.remoteAddress));
+      if (denial) throw ProxyError.fromDenial(denial);
+    } catch (error) {
+      const failure = asProxyError(error);
+      answerResponse(res, failure, context.draining || failure.status === 400);
+      exchange.finish({ decision: failure.decision, status: failure.status, error: failure });
+      return;
+    }
+    const agent = this.agent;
+    agent.active++;
+    res.once('close', () => agent.done());
+    const relay = new Relay(context, req, res, exchange);
+    setActive(socket, relay);
+    relay.start(agent, target);
   }
-}
 
-/** The request body as undici reads it (with backpressure), counting bytes on the way. */
-async function* counted(body: AsyncIterable<Buffer>, count: (size: number) => void): AsyncGenerator<Buffer> {
-  for await (const chunk of body) {
-    count(chunk.length);
-    yield chunk;
+  private createAgent(): UpstreamAgent {
+    return new UpstreamAgent((destination, client) =>
+      openUpstream(destination, client, this.context.upstream),
+    );
   }
 }
 
@@ -126,36 +121,4 @@ function originFormError(req: IncomingMessage): ProxyError | null {
         'this is a forward proxy: send absolute-form (GET http://host/path) or CONNECT',
       )
     : null;
-}
-
-function origin(destination: Destination): string {
-  const host = destination.host.includes(':') ? `[${destination.host}]` : destination.host;
-  return `http://${host}:${destination.port}`;
-}
-
-/** Maps undici's failures to the proxy's answers; errors from our connector pass through. */
-function upstreamFailure(error: unknown): ProxyError {
-  if (error instanceof ProxyError) return error;
-  const { code: rawCode, name } = (error ?? {}) as { code?: unknown; name?: string };
-  const code = typeof rawCode === 'string' ? rawCode : undefined;
-  switch (code) {
-    case 'UND_ERR_CONNECT_TIMEOUT':
-      return new ProxyError('connect_timeout', 'connecting upstream timed out', { cause: error });
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'UND_ERR_BODY_TIMEOUT':
-      return new ProxyError('upstream_timeout', 'the destination stopped answering', { cause: error });
-    case 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH':
-    case 'UND_ERR_ABORTED':
-      return new ProxyError('bad_request', 'the request body ended early', { cause: error });
-  }
-  if (name === 'HTTPParserError' || code?.startsWith('UND_ERR') || code?.startsWith('E')) {
-    return new ProxyError(
-      'upstream_bad_response',
-      `the destination's response could not be relayed (${code ?? name})`,
-      {
-        cause: error,
-      },
-    );
-  }
-  return asProxyError(error);
 }

@@ -3,12 +3,15 @@ import type { EgressProxyConfig } from '../config/schema.js';
 /** What the primary tells a worker. */
 export type ToWorker =
   | { readonly type: 'config'; readonly config: EgressProxyConfig }
-  | { readonly type: 'others'; readonly connections: number }
+  | { readonly type: 'slots-granted'; readonly count: number; readonly urgent: boolean }
+  | { readonly type: 'slots-reclaim' }
   | { readonly type: 'drain' };
 
 /** What a worker tells the primary. */
 export type ToPrimary =
-  { readonly type: 'listening' } | { readonly type: 'connections'; readonly count: number };
+  | { readonly type: 'listening' }
+  | { readonly type: 'slots-wanted'; readonly count: number; readonly urgent: boolean }
+  | { readonly type: 'slots-returned'; readonly count: number; readonly reclaimed: boolean };
 
 /** prom-client's aggregator shares the IPC channel; ignore messages that are not ours. */
 export function isMessage<T extends { type: string }>(message: unknown): message is T {

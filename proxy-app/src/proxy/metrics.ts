@@ -7,11 +7,19 @@ import { AggregatorRegistry, Counter, Gauge, Histogram } from 'prom-client';
 export const metrics = {
   requests: new Counter({
     name: 'egress_proxy_requests_total',
-    help: 'Requests and tunnels by kind, decision and status.',
+    help: 'Requests and tunnels by kind, decision (allowed, denied, error, aborted) and status.',
     labelNames: ['kind', 'decision', 'status'] as const,
   }),
   openTunnels: new Gauge({ name: 'egress_proxy_open_tunnels', help: 'CONNECT tunnels open now.' }),
   openConnections: new Gauge({ name: 'egress_proxy_open_connections', help: 'Client connections open now.' }),
+  connectionsRefused: new Counter({
+    name: 'egress_proxy_connections_refused_total',
+    help: 'Client connections answered 503 at once because limits.maxConnections was reached.',
+  }),
+  logLinesDropped: new Counter({
+    name: 'egress_proxy_log_lines_dropped_total',
+    help: 'Log lines dropped because stdout did not keep up and log.maxBufferBytes was full.',
+  }),
   bytes: new Counter({
     name: 'egress_proxy_bytes_total',
     help: 'Payload bytes relayed; up is client to destination.',

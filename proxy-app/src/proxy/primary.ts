@@ -1,13 +1,13 @@
 import cluster, { type Worker } from 'node:cluster';
 import { createServer } from 'node:http';
-import { availableParallelism } from 'node:os';
 import { AggregatorRegistry } from 'prom-client';
 import { ConfigError, loadConfigFile } from '../config/index.js';
 import type { EgressProxyConfig } from '../config/schema.js';
 import { flushLogger, type Logger } from '../log/logger.js';
 import { policyVersion } from '../policy/version.js';
-import { ConnectionLimit } from './connection-limit.js';
 import { isMessage, type ToPrimary, type ToWorker } from './messages.js';
+import { SlotPool } from './slot-pool.js';
+import { workerCount } from './slot-lease.js';
 
 const RESPAWN_DELAY_MS = 1_000;
 /** After the drain deadline, workers get this long to exit before they are killed. */
@@ -15,42 +15,35 @@ const KILL_GRACE_MS = 5_000;
 const RELOADABLE = new Set(['allow', 'allowPorts', 'allowCidrs', 'log']);
 
 /**
- * The primary process: one worker per core sharing the listening socket, the connection count
- * across them, the metrics endpoint, SIGHUP reloads and the SIGTERM drain.
+ * The primary process: one worker per core sharing the listening socket, the pool of connection
+ * slots they lease from, the metrics endpoint, SIGHUP reloads and the SIGTERM drain.
  */
 export function runPrimary(initial: EgressProxyConfig, configFile: string, logger: Logger): void {
   let config = initial;
   let draining = false;
   let started = false;
-  const connections = new Map<number, number>();
-  const size = config.proxy.workers === 'auto' ? availableParallelism() : config.proxy.workers;
+  const size = workerCount(config);
 
   const send = (worker: Worker, message: ToWorker): void => {
     if (worker.isConnected()) worker.send(message);
   };
+  const slots = new SlotPool(config.limits.maxConnections, (id, message) => {
+    const worker = cluster.workers?.[id];
+    if (!worker?.isConnected()) return false;
+    worker.send(message);
+    return true;
+  });
   const fork = (): void => {
     const worker = cluster.fork();
     worker.once('online', () => send(worker, { type: 'config', config }));
   };
 
-  let broadcastTimer: NodeJS.Timeout | undefined;
-  const broadcastConnections = (): void => {
-    broadcastTimer ??= setTimeout(() => {
-      broadcastTimer = undefined;
-      const total = [...connections.values()].reduce((sum, count) => sum + count, 0);
-      for (const worker of Object.values(cluster.workers ?? {})) {
-        if (worker) send(worker, { type: 'others', connections: total - (connections.get(worker.id) ?? 0) });
-      }
-    }, ConnectionLimit.REPORT_MS).unref();
-  };
-
   let listening = 0;
   cluster.on('message', (worker, message: unknown) => {
     if (!isMessage<ToPrimary>(message)) return;
-    if (message.type === 'connections') {
-      connections.set(worker.id, message.count);
-      broadcastConnections();
-    } else if (message.type === 'listening' && !started && ++listening === size) {
+    if (message.type === 'slots-wanted') slots.wanted(worker.id, message.count, message.urgent);
+    else if (message.type === 'slots-returned') slots.returned(worker.id, message.count, message.reclaimed);
+    else if (message.type === 'listening' && !started && ++listening === size) {
       started = true;
       logger.info(
         { address: config.proxy, workers: size, policyVersion: policyVersion(config) },
@@ -60,8 +53,7 @@ export function runPrimary(initial: EgressProxyConfig, configFile: string, logge
   });
 
   cluster.on('exit', (worker, code, signal) => {
-    connections.delete(worker.id);
-    broadcastConnections();
+    slots.forget(worker.id);
     if (draining) {
       if (Object.keys(cluster.workers ?? {}).length === 0) finish(0);
       return;

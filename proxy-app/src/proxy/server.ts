@@ -1,11 +1,11 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { admitConnection } from './admission.js';
 import { answerSocket } from './answer.js';
 import type { WorkerContext } from './context.js';
 import { ProxyError, type Reason } from './errors.js';
 import { Exchange } from './exchange.js';
 import { Forwarder } from './forward.js';
+import { claim, enqueue, interruptActive, MAX_PIPELINED } from './in-order.js';
 import { metrics } from './metrics.js';
 import { handleConnect } from './tunnel.js';
 
@@ -20,9 +20,13 @@ const FRAMING_ERRORS = new Set([
   'HPE_INVALID_HEADER_TOKEN',
 ]);
 
+const REFUSING = Symbol('egress-proxy.refusing');
+
 /**
- * The listener: Node's HTTP parser (strict mode) reads requests; CONNECT goes to the tunnel
- * handler, absolute-form requests to the forwarder, and parse failures get a coded answer.
+ * The listener: admission first (a connection over limits.maxConnections is answered 503 and
+ * closed before the HTTP parser sees it), then Node's HTTP parser (strict mode). One exchange
+ * runs at a time per connection: CONNECT goes to the tunnel handler, absolute-form requests to
+ * the forwarder, and what cannot be served gets a coded answer and a lingering close.
  */
 export function createProxyServer(context: WorkerContext): { server: Server; forwarder: Forwarder } {
   const { timeouts, limits } = context.config;
@@ -39,26 +43,42 @@ export function createProxyServer(context: WorkerContext): { server: Server; for
   });
   server.timeout = timeouts.idleMs;
 
-  server.on('connection', (socket: Socket) => {
-    metrics.openConnections.inc();
-    const admitted = admitConnection(context, socket);
-    socket.on('close', () => {
-      metrics.openConnections.dec();
-      if (admitted) context.limit.release();
-    });
+  admitConnections(server, context);
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const socket = req.socket;
+    if (claim(socket)) forwarder.handle(req, res);
+    else if (!enqueue(socket, () => forwarder.handle(req, res), true)) {
+      context.logger.warn(
+        { client: socket.remoteAddress, limit: MAX_PIPELINED },
+        'closed a connection that pipelined too many requests',
+      );
+    }
+  };
+  server.on('request', onRequest);
+  // An `Expect: 100-continue` request: the origin decides whether the body is wanted (see Relay).
+  server.on('checkContinue', onRequest);
+
+  server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    watchDetached(socket, timeouts.idleMs);
+    inTurn(socket, () => void handleConnect(context, req, socket, head));
   });
-  server.on('connect', (req, socket: Socket, head: Buffer) => void handleConnect(context, req, socket, head));
-  server.on('request', (req, res) => void forwarder.handle(req, res));
-  server.on('upgrade', (req, socket: Socket) => {
-    rejectOnSocket(
-      context,
-      socket,
-      req.method ?? '',
-      'bad_request',
-      'protocol upgrades are not forwarded; use CONNECT',
+  server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
+    watchDetached(socket, timeouts.idleMs);
+    inTurn(socket, () =>
+      refuseOnSocket(
+        context,
+        socket,
+        req.method ?? '',
+        new ProxyError('bad_request', 'protocol upgrades are not forwarded; use CONNECT'),
+      ),
     );
   });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    // Node reports every further chunk on a connection whose parser failed; answer once.
+    const marked = socket as Socket & { [REFUSING]?: true };
+    if (marked[REFUSING]) return;
+    marked[REFUSING] = true;
     if (error.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
@@ -71,23 +91,93 @@ export function createProxyServer(context: WorkerContext): { server: Server; for
           : FRAMING_ERRORS.has(error.code ?? '')
             ? 'ambiguous_framing'
             : 'bad_request';
-    rejectOnSocket(context, socket, '', reason, `unreadable request (${error.code ?? error.message})`);
+    const failure = new ProxyError(reason, `unreadable request (${error.code ?? error.message})`);
+    if (interruptActive(socket, failure)) return;
+    inTurn(socket, () => refuseOnSocket(context, socket, '', failure));
   });
   return { server, forwarder };
 }
 
-function rejectOnSocket(
-  context: WorkerContext,
-  socket: Socket,
-  method: string,
-  reason: Reason,
-  message: string,
-): void {
-  const failure = new ProxyError(reason, message);
-  answerSocket(socket, failure);
+/**
+ * Counts each new connection against limits.maxConnections before the HTTP server sees it: one
+ * within this worker's lease is served at once; one that must wait for the primary is held
+ * unread (no request is parsed) until it has a slot, or is answered 503 and closed.
+ */
+function admitConnections(server: Server, context: WorkerContext): void {
+  const serveHttp = takeConnectionHandler(server);
+  const releaseSlot = (): void => context.slots.release();
+  const admit = (socket: Socket): void => {
+    socket.once('close', releaseSlot);
+    serveHttp.call(server, socket);
+  };
+  const tooMany = new ProxyError(
+    'too_many_connections',
+    `the proxy is at limits.maxConnections (${context.config.limits.maxConnections})`,
+  );
+  server.on('connection', (socket: Socket) => {
+    metrics.openConnections.inc();
+    socket.once('close', countClosed);
+    if (context.slots.take()) {
+      admit(socket);
+      return;
+    }
+    socket.on('error', destroySelf);
+    context.slots.wait((admitted) => {
+      if (!admitted) {
+        metrics.connectionsRefused.inc();
+        answerSocket(socket, tooMany);
+      } else if (socket.destroyed) {
+        context.slots.release();
+      } else {
+        admit(socket);
+      }
+    });
+  });
+}
+
+/**
+ * Node's HTTP server serves a connection from its own 'connection' listener. Taking that
+ * listener lets admission run first, and a refused connection never reaches the HTTP parser
+ * (the documented way to hand a socket to an HTTP server is the same 'connection' event).
+ */
+function takeConnectionHandler(server: Server): (this: Server, socket: Socket) => void {
+  const listeners = server.listeners('connection') as ((this: Server, socket: Socket) => void)[];
+  if (listeners.length !== 1) {
+    throw new Error(`expected Node's HTTP server to have one connection listener, found ${listeners.length}`);
+  }
+  server.removeAllListeners('connection');
+  return listeners[0]!;
+}
+
+/** Work that must wait for the exchanges before it on this connection (a CONNECT, a refusal). */
+function inTurn(socket: Socket, work: () => void): void {
+  if (claim(socket)) work();
+  else enqueue(socket, work, false);
+}
+
+/**
+ * A socket the HTTP server handed over (CONNECT, Upgrade) has no server error or timeout
+ * handling any more; until the tunnel takes it, an error or `idleMs` without traffic closes it.
+ */
+function watchDetached(socket: Socket, idleMs: number): void {
+  socket.on('error', destroySelf);
+  socket.setTimeout(idleMs);
+  socket.on('timeout', destroySelf);
+}
+
+function refuseOnSocket(context: WorkerContext, socket: Socket, method: string, failure: ProxyError): void {
+  if (!answerSocket(socket, failure)) return;
   new Exchange(context.logger, 'forward', socket.remoteAddress ?? '', method).finish({
     decision: failure.decision,
     status: failure.status,
     error: failure,
   });
+}
+
+function countClosed(): void {
+  metrics.openConnections.dec();
+}
+
+function destroySelf(this: Socket): void {
+  this.destroy();
 }

@@ -40,4 +40,6 @@ export function splice(
     });
   }
   if (head.length > 0) upstream.write(head);
+  // A client socket may arrive paused (it waited behind earlier pipelined requests).
+  client.resume();
 }

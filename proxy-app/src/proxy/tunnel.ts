@@ -3,18 +3,22 @@ import type { Socket } from 'node:net';
 import { clientAddress } from '../policy/policy.js';
 import { parseAuthority } from '../policy/destination.js';
 import { answerSocket } from './answer.js';
-import type { WorkerContext } from './context.js';
+import { drainingError, type WorkerContext } from './context.js';
 import { asProxyError, ProxyError } from './errors.js';
-import { Exchange } from './exchange.js';
+import { CLIENT_CLOSED_REQUEST, Exchange } from './exchange.js';
 import { checkFraming } from './framing.js';
 import { metrics } from './metrics.js';
 import { openUpstream } from './upstream.js';
-import { admissionError } from './admission.js';
 import { splice } from './splice.js';
 
 const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
 
-/** Handles `CONNECT host:port`: admit, check policy, open upstream, then relay bytes both ways. */
+/**
+ * Handles `CONNECT host:port` once earlier exchanges on the connection are complete: check
+ * policy, open upstream, then relay bytes both ways. Until the tunnel is up, the client socket's
+ * deadline is the server's idle timeout (its 'timeout' listener is set where the server hands the
+ * socket over) and the upstream's is `connectMs`; a refusal closes lingeringly.
+ */
 export async function handleConnect(
   context: WorkerContext,
   req: IncomingMessage,
@@ -22,30 +26,33 @@ export async function handleConnect(
   head: Buffer,
 ): Promise<void> {
   const exchange = new Exchange(context.logger, 'tunnel', client.remoteAddress ?? '', 'CONNECT');
-  // Until the splice owns it, a client reset must not become an unhandled 'error'.
-  client.on('error', () => client.destroy());
   let upstream: Socket;
   try {
-    const refusal = admissionError(context, client) ?? checkFraming(req);
+    const refusal = drainingError(context) ?? checkFraming(req);
     if (refusal) throw refusal;
     const destination = parseAuthority(req.url ?? '');
     exchange.host = destination.host;
     exchange.port = destination.port;
     const denial = context.policy.checkDestination(destination, clientAddress(client.remoteAddress));
     if (denial) throw ProxyError.fromDenial(denial);
-    upstream = await openUpstream(destination, context.upstream);
+    upstream = await openUpstream(destination, client.remoteAddress ?? '', context.upstream);
   } catch (error) {
     const failure = asProxyError(error);
+    if (client.destroyed) {
+      exchange.finish({ decision: 'aborted', status: CLIENT_CLOSED_REQUEST });
+      return;
+    }
     answerSocket(client, failure);
     exchange.finish({ decision: failure.decision, status: failure.status, error: failure });
     return;
   }
   if (client.destroyed) {
     upstream.destroy();
-    exchange.finish({ decision: 'allowed', status: 200 });
+    exchange.finish({ decision: 'aborted', status: CLIENT_CLOSED_REQUEST });
     return;
   }
   client.removeAllListeners('error');
+  client.removeAllListeners('timeout');
   context.tunnels.add(client);
   metrics.openTunnels.inc();
   client.write(ESTABLISHED);

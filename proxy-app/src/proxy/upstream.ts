@@ -1,12 +1,14 @@
-import { connect, type Socket } from 'node:net';
-import { formatIp, type IpBytes } from '../policy/ip.js';
+import type { Socket } from 'node:net';
+import type { IpBytes } from '../policy/ip.js';
 import type { Destination, Policy } from '../policy/policy.js';
+import { ConnectFailed, connectFirst } from './connect-first.js';
 import { ProxyError } from './errors.js';
-import type { Resolver } from './resolver.js';
+import { resolutionTimedOut, type Resolver } from './resolver.js';
 
 export interface UpstreamOptions {
   readonly resolver: Resolver;
   readonly policy: () => Policy;
+  /** Resolving and connecting, together. */
   readonly connectMs: number;
   /** Called with the seconds each successful connect took. */
   readonly onConnected?: (seconds: number) => void;
@@ -15,31 +17,44 @@ export interface UpstreamOptions {
 /**
  * Opens the TCP connection to a destination the allowlist already admitted: resolves the name,
  * checks *every* address against the SSRF ranges, then connects to those same addresses (no
- * second lookup, so no DNS-rebinding window), trying them in resolver order within `connectMs`.
+ * second lookup, so no DNS-rebinding window), Happy Eyeballs style, all within `connectMs`.
+ * A failure tells the client only that the destination could not be reached: whether it refused
+ * or never answered, and at which address, is `detail` for the log (no port-scan oracle).
  */
-export async function openUpstream(destination: Destination, options: UpstreamOptions): Promise<Socket> {
-  const addresses = await checkedAddresses(destination, options);
-  const deadline = Date.now() + options.connectMs;
-  let lastError: ProxyError | undefined;
-  for (const address of addresses) {
-    const remaining = deadline - Date.now();
-    if (remaining <= 0) break;
-    try {
-      return await connectOnce(formatIp(address), destination, remaining, options.onConnected);
-    } catch (error) {
-      lastError = error as ProxyError;
-    }
+export async function openUpstream(
+  destination: Destination,
+  client: string,
+  options: UpstreamOptions,
+): Promise<Socket> {
+  const started = performance.now();
+  const addresses = await checkedAddresses(destination, client, started + options.connectMs, options);
+  const remaining = started + options.connectMs - performance.now();
+  try {
+    const socket = await connectFirst(addresses, destination.port, Math.max(remaining, 0));
+    options.onConnected?.((performance.now() - started) / 1e3);
+    return socket;
+  } catch (error) {
+    if (!(error instanceof ConnectFailed)) throw error;
+    throw new ProxyError(
+      'upstream_unreachable',
+      `could not connect to ${destination.host}:${destination.port}`,
+      { detail: error.message },
+    );
   }
-  throw lastError ?? new ProxyError('connect_timeout', `connecting to ${describe(destination)} timed out`);
 }
 
-async function checkedAddresses(destination: Destination, options: UpstreamOptions): Promise<IpBytes[]> {
+async function checkedAddresses(
+  destination: Destination,
+  client: string,
+  deadline: number,
+  options: UpstreamOptions,
+): Promise<IpBytes[]> {
   const policy = options.policy();
   const addresses = destination.ip
     ? [destination.ip]
     : destination.host === 'localhost' && policy.isProbeTarget(destination)
       ? [Uint8Array.of(127, 0, 0, 1)]
-      : await options.resolver.resolve(destination.host);
+      : await resolve(destination.host, client, deadline, options.resolver);
   for (const address of addresses) {
     const denial = policy.checkAddress(destination, address);
     if (denial) throw ProxyError.fromDenial(denial);
@@ -47,42 +62,19 @@ async function checkedAddresses(destination: Destination, options: UpstreamOptio
   return addresses;
 }
 
-function connectOnce(
-  address: string,
-  destination: Destination,
-  timeoutMs: number,
-  onConnected: ((seconds: number) => void) | undefined,
-): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const socket = connect({ host: address, port: destination.port, allowHalfOpen: true, noDelay: true });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(
-        new ProxyError('connect_timeout', `connecting to ${describe(destination)} (${address}) timed out`),
-      );
-    }, timeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.removeAllListeners('error');
-      onConnected?.(Number(process.hrtime.bigint() - started) / 1e9);
-      resolve(socket);
-    });
-    socket.once('error', (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      socket.destroy();
-      const reason = error.code === 'ECONNREFUSED' ? 'upstream_refused' : 'upstream_unreachable';
-      reject(
-        new ProxyError(
-          reason,
-          `connecting to ${describe(destination)} (${address}) failed: ${error.code ?? error.message}`,
-          { cause: error },
-        ),
-      );
-    });
+/** A cached answer at once; otherwise the resolver's, or dns_timeout at the deadline. */
+function resolve(
+  host: string,
+  client: string,
+  deadline: number,
+  resolver: Resolver,
+): Promise<IpBytes[]> | IpBytes[] {
+  const cached = resolver.cached(host);
+  if (cached instanceof ProxyError) throw cached;
+  if (cached) return cached;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(resolutionTimedOut(host)), Math.max(deadline - performance.now(), 0));
   });
-}
-
-function describe(destination: Destination): string {
-  return `${destination.host}:${destination.port}`;
+  return Promise.race([resolver.resolve(host, client, deadline), expired]).finally(() => clearTimeout(timer));
 }

@@ -1,12 +1,12 @@
 import type { EgressProxyConfig } from '../config/schema.js';
 import { createLogger, flushLogger, type Logger } from '../log/logger.js';
 import { Policy } from '../policy/policy.js';
-import { ConnectionLimit } from './connection-limit.js';
 import type { WorkerContext } from './context.js';
 import { isMessage, type ToPrimary, type ToWorker } from './messages.js';
 import { answerMetricsRequests, metrics } from './metrics.js';
 import { Resolver } from './resolver.js';
 import { createProxyServer } from './server.js';
+import { leaseBatch, SlotLease } from './slot-lease.js';
 
 const DRAIN_POLL_MS = 100;
 
@@ -21,13 +21,16 @@ export function runWorker(): void {
 }
 
 function serve(config: EgressProxyConfig, send: (message: ToPrimary) => void): void {
-  const logger = createLogger('proxy', config.log.level);
+  const logger = createLogger('proxy', config.log.level, {
+    maxBufferBytes: config.log.maxBufferBytes,
+    onDrop: () => metrics.logLinesDropped.inc(),
+  });
   const context: WorkerContext = {
     config,
     logger,
-    limit: new ConnectionLimit(config.limits.maxConnections, (count) => send({ type: 'connections', count })),
+    slots: new SlotLease(leaseBatch(config), send),
     upstream: {
-      resolver: new Resolver(config.dns.cacheMs),
+      resolver: new Resolver(config.dns),
       policy: () => context.policy,
       connectMs: config.timeouts.connectMs,
       onConnected: (seconds) => metrics.upstreamConnectSeconds.observe(seconds),
@@ -65,7 +68,8 @@ function serve(config: EgressProxyConfig, send: (message: ToPrimary) => void): v
 
   process.on('message', (message: unknown) => {
     if (!isMessage<ToWorker>(message)) return;
-    if (message.type === 'others') context.limit.setOthers(message.connections);
+    if (message.type === 'slots-granted') context.slots.granted(message.count, message.urgent);
+    else if (message.type === 'slots-reclaim') context.slots.reclaim();
     else if (message.type === 'drain') drain();
     else if (message.type === 'config') {
       metrics.policyInfo.reset();

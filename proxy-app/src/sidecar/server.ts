@@ -31,7 +31,11 @@ export function createSidecarServer(state: SidecarState): Server {
   const server = createServer(
     { headersTimeout: 5_000, requestTimeout: 10_000, keepAliveTimeout: 5_000 },
     (req, res) => {
-      const url = new URL(req.url ?? '/', 'http://sidecar');
+      const url = URL.parse(req.url ?? '/', 'http://sidecar');
+      if (url === null) {
+        json(res, 400, { error: 'unreadable request target' });
+        return;
+      }
       switch (url.pathname) {
         case '/healthcheck':
           if (!allowMethods(req, res, ['GET', 'HEAD'])) return;

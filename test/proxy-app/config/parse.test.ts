@@ -55,6 +55,9 @@ describe('parseConfig', () => {
     [{ allow: ['example.com'], limits: { maxHeaderBytes: 10 } }, 'limits.maxHeaderBytes'],
     [{ allow: ['example.com'], probe: { timeoutMs: true } }, 'probe.timeoutMs'],
     [{ allow: ['example.com'], log: { level: 'verbose' } }, 'log.level'],
+    [{ allow: ['example.com'], log: { maxBufferBytes: 1024 } }, 'log.maxBufferBytes'],
+    [{ allow: ['example.com'], proxy: { forwardedFor: 'keep' } }, 'proxy.forwardedFor'],
+    [{ allow: ['example.com'], dns: { negativeCacheMs: -1 } }, 'dns.negativeCacheMs'],
     [{ allow: ['example.com'], metrics: { host: '0.0.0.0' } }, 'metrics.host'],
     [{ allow: ['example.com'], health: { port: 3128 } }, 'proxy.port'],
   ])('rejects %j naming %j', (raw, key) => {

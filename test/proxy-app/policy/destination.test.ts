@@ -40,6 +40,26 @@ describe('parseAbsoluteUrl', () => {
     expect(parseAbsoluteUrl('http://example.com:8080/').authority).toBe('example.com:8080');
   });
 
+  it('keeps the path and query exactly as sent; only the authority is normalized', () => {
+    expect(parseAbsoluteUrl('HTTP://EXAMPLE.com:80/a/../%2E%2e/b\\c//d?q=%7e+x&&')).toMatchObject({
+      destination: { host: 'example.com', port: 80 },
+      path: '/a/../%2E%2e/b\\c//d?q=%7e+x&&',
+      authority: 'example.com',
+    });
+    expect(parseAbsoluteUrl('http://example.com?x=1').path).toBe('/?x=1');
+    expect(parseAbsoluteUrl('http://example.com').path).toBe('/');
+  });
+
+  it.each([
+    'http://user:pass@example.com/',
+    'http://example.com/#top',
+    'http:///x',
+    'http://exa mple.com/',
+    'x',
+  ])('refuses %j as bad_destination', (target) => {
+    expect(() => parseAbsoluteUrl(target)).toThrow(expect.objectContaining({ reason: 'bad_destination' }));
+  });
+
   it('refuses https:// and other schemes: HTTPS goes through CONNECT', () => {
     expect(() => parseAbsoluteUrl('https://example.com/')).toThrow(
       expect.objectContaining({ reason: 'unsupported_scheme' }),

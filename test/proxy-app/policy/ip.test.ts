@@ -44,3 +44,38 @@ describe('parseCidr', () => {
     expect(() => parseCidr(text)).toThrow(message);
   });
 });
+
+describe('parseIp and formatIp agree with the WHATWG URL parser (Node) on every IPv6 spelling', () => {
+  const canonical = (text: string): string => new URL(`http://[${text}]/`).hostname.slice(1, -1);
+  it.each([
+    '::',
+    '::1',
+    '1::',
+    '1:2:3:4:5:6:7::',
+    '::2:3:4:5:6:7:8',
+    '1:2:3:4:5:6:7:8',
+    '0:0:0:0:0:0:0:1',
+    '0000:0000:0000:0000:0000:0000:0000:0001',
+    'FFFF::1',
+    'fd00:ec2:0:0:0:0:0:254',
+    '1:0:0:2:0:0:0:3',
+    '1:0:0:0:2:0:0:3',
+    '1:0:2:0:3:0:4:0',
+    '0:1:0:0:0:0:1:0',
+    '2001:db8::1:0:0:1',
+    '0:0:0:0:0:ffff:8.8.8.8',
+    '::ffff:8.8.8.8',
+    '::ffff:169.254.169.254',
+    '0:0:0:0:0:0:1.2.3.4',
+    '::1.2.3.4',
+    '1:2:3:4:5:6:1.2.3.4',
+    '1::5:6:1.2.3.4',
+    '64:ff9b::192.0.2.33',
+    '::ffff:0:0',
+  ])('%s', (text) => {
+    const bytes = parseIp(text);
+    expect(bytes).not.toBeNull();
+    expect(formatIp(bytes!)).toBe(canonical(text));
+    expect([...parseIp(canonical(text))!]).toEqual([...bytes!]);
+  });
+});

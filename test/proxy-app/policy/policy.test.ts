@@ -50,9 +50,11 @@ describe('Policy.checkAddress (SSRF guard)', () => {
     expect(checkAddress('api.internal.example.com:443', '10.20.3.3')).toBeNull();
   });
 
-  it('names the range in the message', () => {
+  it('names the address and its range for the log only; the client is told the name and the rule', () => {
     const denial = policy.checkAddress(parseAuthority('example.com:80'), parseIp('169.254.169.254')!);
-    expect(denial?.message).toMatch(/instance-metadata/);
+    expect(denial?.detail).toMatch(/169\.254\.169\.254 \(instance-metadata\)/);
+    expect(denial?.message).toMatch(/^example\.com resolves to /);
+    expect(denial?.message).not.toMatch(/169\.254|metadata/);
   });
 
   it('changes version only when the policy changes, not its order', () => {

@@ -104,14 +104,20 @@ describe('deny by default', () => {
   it('403 address_blocked when an allowed name resolves to a private address (SSRF)', async () => {
     const response = await connect(guarded, `localhost:${origin.port}`);
     expectDenial(response, 403, 'address_blocked');
-    expect(JSON.parse(response.body).message).toMatch(/127\.0\.0\.1 \(loopback\)/);
+    // The client learns which name and which rule; the address it resolved to stays in the log.
+    expect(JSON.parse(response.body).message).toMatch(/^localhost resolves to /);
+    expect(response.raw).not.toMatch(/127\.0\.0\.1|loopback/);
+    const line = await guarded.proxy.waitForLog(
+      (entry) => entry.msg === 'tunnel' && entry.reason === 'address_blocked' && entry.port === origin.port,
+    );
+    expect(line.detail).toMatch(/127\.0\.0\.1 \(loopback\)/);
     expectDenial(await get(guarded, `http://localhost:${origin.port}/`), 403, 'address_blocked');
   });
 
   it('reaches the probe target from loopback clients, bypassing allow and SSRF rules', async () => {
     // The sidecar is not running here: getting past the policy means a refused connect.
     const response = await connect(guarded, `127.0.0.1:${guarded.config.health.port}`);
-    expectDenial(response, 502, 'upstream_refused');
+    expectDenial(response, 502, 'upstream_unreachable');
   });
 });
 
@@ -136,12 +142,12 @@ describe('malformed requests and upstream failures', () => {
     expectDenial(await connect(open, `no-such-host.example.invalid:${origin.port}`), 502, 'name_not_found');
   }, 30_000);
 
-  it('502 upstream_refused when nothing listens', async () => {
-    expectDenial(await connect(open, `localhost:${closedPort}`), 502, 'upstream_refused');
-    expectDenial(await get(open, `http://localhost:${closedPort}/`), 502, 'upstream_refused');
+  it('502 upstream_unreachable when nothing listens', async () => {
+    expectDenial(await connect(open, `localhost:${closedPort}`), 502, 'upstream_unreachable');
+    expectDenial(await get(open, `http://localhost:${closedPort}/`), 502, 'upstream_unreachable');
   });
 
-  it('504 connect_timeout when the destination never answers the SYN', async () => {
+  it('502 upstream_unreachable, after connectMs, when the destination never answers the SYN', async () => {
     // Fill the accept queue so the next SYN is dropped.
     const fillers = Array.from({ length: 4 }, () =>
       dial(stalledPort, '127.0.0.1').on('error', () => undefined),
@@ -149,7 +155,7 @@ describe('malformed requests and upstream failures', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     const response = await connect(open, `localhost:${stalledPort}`);
     for (const filler of fillers) filler.destroy();
-    expectDenial(response, 504, 'connect_timeout');
+    expectDenial(response, 502, 'upstream_unreachable');
   });
 
   it('502 upstream_bad_response when the origin does not speak HTTP', async () => {

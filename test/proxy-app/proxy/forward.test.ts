@@ -87,6 +87,18 @@ describe('absolute-form forwarding', () => {
     expect(response.headers['content-type']).toBe('text/plain');
   });
 
+  it.each([
+    ['/a/../b/%2e%2e/c\\d//e;p?x=%7e&y=a+b&&z=%2F&%zz', '/a/../b/%2e%2e/c\\d//e;p?x=%7e&y=a+b&&z=%2F&%zz'],
+    ['?only=query', '/?only=query'],
+    ['', '/'],
+  ])('forwards the path and query %j byte for byte', async (suffix, seen) => {
+    const socket = await dial(fleet.config.proxy.port);
+    socket.write(`GET http://localhost:${origin.port}${suffix} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+    const response = await readResponse(socket);
+    socket.destroy();
+    expect(response.body).toBe(`GET ${seen}`);
+  });
+
   it('forwards to the default port 80 when the URL names none', async (test) => {
     // Port 80 needs root; 127.0.0.80 keeps clear of anything on 127.0.0.1:80.
     const server = createServer((req, res) => res.end(`port 80 saw ${req.url}`));

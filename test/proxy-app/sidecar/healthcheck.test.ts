@@ -65,8 +65,11 @@ describe('/healthcheck', () => {
   });
 
   it('answers 503 while the proxy is dead, and 200 again soon after it is back', async () => {
+    const workers = await workerPids(fleet.proxy.child.pid!);
     fleet.proxy.child.kill('SIGKILL');
     await fleet.proxy.exited;
+    // Workers exit when they lose their primary, a moment later; until then they still accept.
+    await expect.poll(() => workers.filter(isRunning), { timeout: 10_000 }).toEqual([]);
     await expect.poll(async () => (await health()).status, { timeout: 5_000 }).toBe(503);
     const failing = await health();
     expect(failing.body.status).toBe('failing');
@@ -173,6 +176,15 @@ async function fakeProxy(port: number, answer: string): Promise<Server> {
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return server;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The proxy's worker processes (children of its primary). */
