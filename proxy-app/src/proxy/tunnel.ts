@@ -7,7 +7,7 @@ import { drainingError, type WorkerContext } from './context.js';
 import { asProxyError, ProxyError } from './errors.js';
 import { CLIENT_CLOSED_REQUEST, Exchange } from './exchange.js';
 import { checkFraming } from './framing.js';
-import { metrics } from './metrics.js';
+import { counts } from './metrics.js';
 import { openUpstream } from './upstream.js';
 import { splice } from './splice.js';
 import { UpstreamReader } from './upstream-reader.js';
@@ -56,11 +56,11 @@ export async function handleConnect(
   client.removeAllListeners('error');
   client.removeAllListeners('timeout');
   context.tunnels.add(client);
-  metrics.openTunnels.inc();
+  counts.openTunnels++;
   client.write(ESTABLISHED);
   splice(client, upstream, reader, head, context.config.timeouts.idleMs, (bytesUp, bytesDown) => {
     context.tunnels.delete(client);
-    metrics.openTunnels.dec();
+    counts.openTunnels--;
     exchange.finish({ decision: 'allowed', status: 200, bytesUp, bytesDown });
   });
 }

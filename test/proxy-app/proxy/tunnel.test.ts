@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tunnel } from '../client.js';
+import { metricValue, tunnel } from '../client.js';
 import { startProxy, type Fleet } from '../harness.js';
 import { sha256OfPattern, startTcpOrigin, streamPattern, type TcpOrigin } from '../origins.js';
 
@@ -153,5 +153,18 @@ describe('CONNECT tunnels', () => {
     });
     expect(line.bytesDown).toBe(32 * MiB);
     expect(typeof line.durationMs).toBe('number');
+  });
+
+  it('counts the bytes relayed and the tunnels in the metrics', async () => {
+    const { port } = fleet.config.metrics;
+    expect(await metricValue(port, 'egress_proxy_bytes_total{direction="down"}')).toBeGreaterThanOrEqual(
+      32 * MiB + BURSTY.length,
+    );
+    expect(await metricValue(port, 'egress_proxy_bytes_total{direction="up"}')).toBeGreaterThanOrEqual(
+      24 * MiB,
+    );
+    expect(
+      await metricValue(port, 'egress_proxy_requests_total{kind="tunnel",decision="allowed",status="200"}'),
+    ).toBeGreaterThanOrEqual(4);
   });
 });
