@@ -13,13 +13,6 @@ const RESPAWN_DELAY_MS = 1_000;
 /** After the drain deadline, workers get this long to exit before they are killed. */
 const KILL_GRACE_MS = 5_000;
 const RELOADABLE = new Set(['allow', 'allowPorts', 'allowCidrs', 'log']);
-/**
- * V8 flags for the workers. A small young generation: V8 otherwise grows it to tens of MiB under
- * a burst of new connections and keeps it, which was about 5 of the 11 KiB of RSS per idle
- * tunnel; the extra scavenges cost about 1% more instructions per tunnel and per request
- * (docs/performance.md).
- */
-export const WORKER_V8_FLAGS = ['--max-semi-space-size=1'];
 
 /**
  * The primary process: one worker per core sharing the listening socket, the pool of connection
@@ -129,8 +122,6 @@ export function runPrimary(initial: EgressProxyConfig, configFile: string, logge
   // Workers accept connections themselves. In round-robin mode the primary accepts every
   // connection and passes it over IPC: about 100 µs of CPU and a handle's memory per connection.
   cluster.schedulingPolicy = cluster.SCHED_NONE;
-  // Flags the primary was started with come last, so an operator's own setting wins.
-  cluster.setupPrimary({ execArgv: [...WORKER_V8_FLAGS, ...process.execArgv] });
   for (let i = 0; i < size; i++) fork();
 }
 

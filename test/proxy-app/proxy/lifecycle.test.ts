@@ -150,35 +150,16 @@ describe('metrics', () => {
   });
 });
 
-describe('workers', () => {
-  it('run with a small young generation', async () => {
-    const origin = await echoOrigin();
-    const fleet = await proxyFor(origin, { proxy: { workers: 1 } });
-    const argv = (pid: number): string[] => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    const [worker] = childrenOf(fleet.proxy.child.pid!);
-    // The last occurrence of a V8 flag is the one that applies.
-    expect(
-      argv(worker!)
-        .filter((arg) => arg.startsWith('--max-semi-space-size='))
-        .at(-1),
-    ).toBe('--max-semi-space-size=1');
-  });
-});
-
-/** The child processes of `pid` (a proxy's workers), from /proc. */
-function childrenOf(pid: number): number[] {
-  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-    .trim()
-    .split(/\s+/)
-    .filter(Boolean)
-    .map(Number);
-}
-
 describe('worker failure', () => {
   it('replaces a worker that dies, and the proxy keeps serving meanwhile', async () => {
     const origin = await echoOrigin();
     const fleet = await proxyFor(origin, { proxy: { workers: 2 } });
-    const workers = (): number[] => childrenOf(fleet.proxy.child.pid!);
+    const workers = (): number[] =>
+      readFileSync(`/proc/${fleet.proxy.child.pid}/task/${fleet.proxy.child.pid}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number);
     const [victim] = workers();
     process.kill(victim!, 'SIGKILL');
     const replaced = await fleet.proxy.waitForLog(
