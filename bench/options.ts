@@ -24,6 +24,8 @@ export interface BenchOptions {
   readonly connections: number;
   readonly concurrency: number;
   readonly idleTunnels: number;
+  /** Quiet before each idle-memory sample, so V8's memory reducer has run. */
+  readonly idleSettleMs: number;
   /** Our proxy's workers; squid runs with 1 worker and with this many. */
   readonly workers: number;
   /** `ours` first: the column the targets judge. */
@@ -41,6 +43,7 @@ export const USAGE = [
   '  --connections N     keep-alive clients for absolute-form requests (64)',
   '  --concurrency N     parallel loops opening new tunnels (64)',
   '  --idle-tunnels N    tunnels held open for the memory figure (2000)',
+  '  --idle-settle S     quiet seconds before each memory sample, for V8 to give memory back (25)',
   '  --workers N|auto    our proxy workers, and the larger squid (auto = one per core); squid also runs with 1',
   '  --node PATH         the Node.js binary that runs our proxy (default: the one running the bench)',
   '  --warn              add a column: our proxy at log level "warn" (no access log)',
@@ -109,6 +112,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | null {
       connections: { type: 'string', default: '64' },
       concurrency: { type: 'string', default: '64' },
       'idle-tunnels': { type: 'string', default: '2000' },
+      'idle-settle': { type: 'string', default: '25' },
       workers: { type: 'string', default: 'auto' },
       node: { type: 'string', default: process.execPath },
       warn: { type: 'boolean', default: false },
@@ -153,6 +157,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | null {
     connections: positive('connections', args.connections, true),
     concurrency: positive('concurrency', args.concurrency, true),
     idleTunnels: positive('idle-tunnels', args['idle-tunnels'], true),
+    idleSettleMs: positive('idle-settle', args['idle-settle'], false) * 1_000,
     workers: args.workers === 'auto' ? availableParallelism() : positive('workers', args.workers, true),
     variants,
     workloads,

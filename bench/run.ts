@@ -23,7 +23,7 @@ import { throughput } from './workloads/throughput.js';
 
 /** Upper bounds for the watchdog: a run that takes longer than these add up to is stuck. */
 const START_BOUND_S = 30;
-const MEMORY_BOUND_S = 90;
+const MEMORY_BOUND_S = 60;
 const WINDOW_SLACK_S = 20;
 
 const log = (message: string): void => void process.stderr.write(`${message}\n`);
@@ -82,7 +82,8 @@ function watchdog(options: BenchOptions, targets: number): NodeJS.Timeout {
   const { window, repeat, workloads } = options;
   const rounds = [...workloads].filter((workload) => workload !== 'memory').length * repeat * targets;
   const boundS =
-    proxies.length * (START_BOUND_S + (workloads.has('memory') ? MEMORY_BOUND_S : 0)) +
+    proxies.length * START_BOUND_S +
+    (workloads.has('memory') ? MEMORY_BOUND_S + (2 * options.idleSettleMs) / 1_000 : 0) +
     rounds * ((window.warmupMs + window.durationMs) / 1_000 + WINDOW_SLACK_S);
   return setTimeout(() => {
     log(`the run took longer than its bound (${Math.round(boundS)} s); stopping`);
@@ -140,10 +141,13 @@ async function main(options: BenchOptions): Promise<void> {
   };
   // Memory first, while the proxies are fresh and nothing else has grown their heaps.
   if (options.workloads.has('memory')) {
-    for (const proxy of proxies) {
-      log(`  idle tunnels: ${proxy.name} ...`);
-      results.memory[proxy.name] = await idleMemory(proxy, ports.hold, options.idleTunnels);
-    }
+    log(
+      `  idle tunnels: every proxy at once, ${options.idleSettleMs / 1_000} s of quiet before each sample ...`,
+    );
+    Object.assign(
+      results.memory,
+      await idleMemory(proxies, ports.hold, options.idleTunnels, options.idleSettleMs),
+    );
   }
   const { window } = options;
   const rounds: [Workload, string, Runs<unknown>, (target: Target) => Promise<unknown>][] = [
