@@ -3,7 +3,17 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'proxy-app/dist/', 'fleet-cli/dist/', 'cdk.out/', 'coverage/', '**/*.snap'] },
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      'proxy-app/dist/',
+      'fleet-cli/dist/',
+      'cdk.out/',
+      'coverage/',
+      '**/*.snap',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// The CDK app: reads the settings from cdk.json context and creates the stack. No logic here.
+// The CDK app: reads the settings from cdk.json context and creates the stack. No logic here,
+// and nothing but the package's public API (lib/index.ts), as any other app would use it.
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { EgressProxyStack } from '../lib/egress-proxy-stack.js';
-import { settingsFromContext } from '../lib/settings.js';
+import { EgressProxyStack, settingsFromContext } from '../lib/index.js';
 
 const app = new App();
 // Every synth and deploy is checked against cdk-nag's AwsSolutions pack; findings fail the synth.

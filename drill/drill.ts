@@ -6,11 +6,12 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { AutoScalingGroup } from './asg.js';
 import { must, sleep, waitFor } from './exec.js';
-import { FAULTS } from './faults.js';
+import { FAULTS, type World } from './faults.js';
 import { HAProxy, NAIVE_LB, SIDECAR_LB, type BackendName } from './haproxy.js';
 import { Monitor } from './monitor.js';
 import { acquireLock, createNetwork, makeRunDir, NS, removeLeftovers } from './network.js';
 import type { DrillOptions, ScenarioName } from './options.js';
+import { PolicyService } from './policy.js';
 import { killAllStarted, type NsProcess } from './processes.js';
 import { judge, type ScenarioResult, type Verdict } from './report.js';
 import { spawnScript } from './scripts.js';
@@ -47,6 +48,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   let asg: AutoScalingGroup | undefined;
   let traffic: Traffic | undefined;
   let origin: NsProcess | undefined;
+  let policy: PolicyService | undefined;
   const windows: Window[] = [];
   let overall: NodeJS.Timeout | undefined;
   try {
@@ -57,6 +59,8 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       origin = spawnScript('origin', NS.internet, 'origin', []);
       haproxy = await HAProxy.start(runDir, options.check);
       await origin.waitForLine(ORIGIN_READY, 10_000);
+      // Before any instance: each one boots on the deployed policy, as its launching hook requires.
+      policy = await PolicyService.start();
       monitor = new Monitor(haproxy);
       monitor.start(options.maxDurationMs);
       asg = new AutoScalingGroup(haproxy, monitor, runDir, options);
@@ -72,7 +76,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
 
       for (const name of options.scenarios) {
         if (Date.now() - started > options.maxDurationMs) throw new Error('drill ran out of time');
-        windows.push(await runScenario(name, options, asg, monitor));
+        windows.push(await runScenario(name, { policy, options }, asg, monitor));
       }
     };
     const budget = new Promise<never>((_, reject) => {
@@ -111,6 +115,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     await asg?.terminateAll().catch(() => undefined);
     await haproxy?.process.kill();
     await origin?.kill();
+    await policy?.stop();
     await killAllStarted();
     await removeLeftovers();
     rmSync(runDir, { recursive: true, force: true });
@@ -129,10 +134,11 @@ function tallies(traffic: Traffic | undefined, w: Window): { sidecar: Tally; nai
 
 async function runScenario(
   name: ScenarioName,
-  options: DrillOptions,
+  world: World,
   asg: AutoScalingGroup,
   monitor: Monitor,
 ): Promise<Window> {
+  const { options } = world;
   const fault = FAULTS[name];
   const steady = await waitFor(() => (asg.steady() ? true : undefined), STEADY_TIMEOUT_MS);
   if (!steady) throw new Error(`${name}: the fleet is not steady before the injection`);
@@ -142,7 +148,7 @@ async function runScenario(
   if (!victim) throw new Error('no instance in service');
   const replacementsBefore = asg.replacements.length;
   options.log(`scenario ${name}: ${fault.title}${fault.kind === 'replace' ? ` on ${victim.server}` : ''}`);
-  const { at, undo } = await fault.inject(victim, fleet);
+  const { at, undo, rollout } = await fault.inject(victim, fleet, world);
 
   let terminatedAt: number | undefined;
   if (fault.kind === 'replace') {
@@ -155,7 +161,7 @@ async function runScenario(
       options.log(`scenario ${name}: ${victim.server} was not replaced within ${budget} ms`);
       // Leave the fleet usable for the next scenario: let the group replace what it can.
     }
-  } else {
+  } else if (fault.kind === 'hold') {
     await sleep(name === 'internet-outage' ? options.outageMs : options.allowlistHoldMs);
     await undo?.();
   }
@@ -187,6 +193,7 @@ async function runScenario(
     removed: asg.replacements.slice(replacementsBefore).map((r) => r.victim),
     heldDown: monitor.serversDown(SIDECAR_LB.backend, at, to),
     durationMs: to - at,
+    ...(rollout ? { rollout } : {}),
   };
   options.log(
     `scenario ${name}: sidecar ${partial.sidecarDetectMs ?? '-'} ms, naive ${partial.naiveDetectMs ?? '-'} ms, ` +

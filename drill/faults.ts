@@ -1,20 +1,32 @@
 /** The failures the drill injects, one at a time. */
 import type { Instance } from './instance.js';
 import { setInternet } from './network.js';
-import { signalPid } from './processes.js';
-import type { ScenarioName } from './options.js';
+import type { DrillOptions, ScenarioName } from './options.js';
+import { BASE_POLICY, policyAllowing, type PolicyService } from './policy.js';
+import { rollOut, type RolloutObservation } from './rollout.js';
 import { FAKE_READY, FAKE_WAITING } from './servers/protocol.js';
+
+/** What a fault may use besides the instances. */
+export interface World {
+  readonly policy: PolicyService;
+  readonly options: DrillOptions;
+}
 
 export interface Fault {
   readonly name: ScenarioName;
   readonly title: string;
   /**
    * `replace`: one victim, expected to be detected and replaced. `hold`: a fleet-wide condition
-   * held for a while and then undone; no instance should be removed.
+   * held for a while and then undone; no instance should be removed. `rollout`: a change the
+   * fleet must take in its stride (observed inside `inject`); no instance should be removed.
    */
-  readonly kind: 'replace' | 'hold';
+  readonly kind: 'replace' | 'hold' | 'rollout';
   /** Injects; returns the injection time (epoch ms) and, for `hold`, how to undo it. */
-  inject(victim: Instance, fleet: readonly Instance[]): Promise<{ at: number; undo?: () => Promise<void> }>;
+  inject(
+    victim: Instance,
+    fleet: readonly Instance[],
+    world: World,
+  ): Promise<{ at: number; undo?: () => Promise<void>; rollout?: RolloutObservation }>;
 }
 
 export interface Expectation {
@@ -32,6 +44,7 @@ export const EXPECTED: Readonly<Record<ScenarioName, Expectation>> = {
   'sidecar-killed': { sidecarDetects: true, naive: 'no', replaced: true },
   'internet-outage': { sidecarDetects: false, naive: 'no', replaced: false },
   'allowlist-emptied': { sidecarDetects: false, naive: 'no', replaced: false },
+  'policy-rollout': { sidecarDetects: false, naive: 'no', replaced: false },
 };
 
 const LAUNCH_MS = 10_000;
@@ -105,25 +118,17 @@ export const FAULTS: Readonly<Record<ScenarioName, Fault>> = {
   },
   'allowlist-emptied': {
     name: 'allowlist-emptied',
-    title: 'allowlist emptied on every instance (SIGHUP reload)',
+    title: 'allowlist emptied on every instance (a policy deployed through AppConfig)',
     kind: 'hold',
-    inject: async (_victim, fleet) => {
-      const reload = async (allow?: readonly string[]): Promise<void> => {
-        await Promise.all(
-          fleet.map(async (instance) => {
-            instance.writeConfig(instance.configFile, allow ? { allow } : {});
-            const proxy = instance.proxy;
-            if (!proxy) return;
-            proxy.tail.length = 0;
-            const reloaded = proxy.waitForLine('policy reloaded', LAUNCH_MS);
-            // The primary only: it reloads and tells its workers (which do not handle SIGHUP).
-            signalPid(proxy.pid, 'SIGHUP');
-            await reloaded;
-          }),
-        );
-      };
-      await reload(['nothing.drill']);
-      return { at: Date.now(), undo: () => reload() };
+    inject: async (_victim, _fleet, { policy }) => {
+      const { at } = await policy.deployPolicy(policyAllowing(['nothing.drill']));
+      return { at, undo: async () => void (await policy.deployPolicy(BASE_POLICY)) };
     },
+  },
+  'policy-rollout': {
+    name: 'policy-rollout',
+    title: 'policy rolled out through AppConfig, then an invalid one (traffic and held connections flowing)',
+    kind: 'rollout',
+    inject: (_victim, fleet, { policy, options }) => rollOut(fleet, policy, options),
   },
 };

@@ -9,7 +9,6 @@ import { HEALTH_PORT, PROXY_PORT } from './haproxy.js';
 import {
   attach,
   deleteNamespace,
-  INTERNET_SUBNET,
   instanceIp,
   instanceNamespace,
   ORIGIN_IP,
@@ -17,29 +16,45 @@ import {
   writeHostsFile,
 } from './network.js';
 import type { DrillOptions } from './options.js';
+import { EXTRA_NAME, policySection, SIDECAR_ENV } from './policy.js';
 import { spawnInNamespace, type NsProcess } from './processes.js';
 import { DIST, spawnScript } from './scripts.js';
 
 export interface ConfigChanges {
-  readonly allow?: readonly string[];
   /** The proxy's idea of the sidecar's port (its probe-target exemption). */
   readonly healthPort?: number;
 }
 
-export function instanceConfig(options: DrillOptions, changes: ConfigChanges = {}): object {
+/**
+ * As the stack writes it: no allowlist of its own, the policy by reference (the AppConfig stand-in,
+ * drill/policy.ts), applied by the sidecar into `policyFile`.
+ */
+export function instanceConfig(
+  options: DrillOptions,
+  policyFile: string,
+  changes: ConfigChanges = {},
+): object {
   return {
     proxy: { host: '0.0.0.0', port: PROXY_PORT, workers: 1 },
     health: { host: '0.0.0.0', port: changes.healthPort ?? HEALTH_PORT },
     metrics: { host: '127.0.0.1', port: 9464 },
-    allow: changes.allow ?? [ORIGIN_NAME],
-    // 8080 only for `--forward-port 8080`.
-    allowPorts: [80, 443, 8080],
-    allowCidrs: [INTERNET_SUBNET],
+    allow: [],
     probe: { timeoutMs: options.check.probeTimeoutMs, cacheMs: options.check.probeCacheMs },
     timeouts: { drainMs: 2_000 },
-    // info: the readiness lines ("proxy listening", "sidecar listening", "policy reloaded").
+    // info: the readiness lines ("proxy listening", "sidecar listening", "policy applied").
     log: { level: 'info' },
+    policy: policySection(policyFile),
   };
+}
+
+/** A sidecar log line's fields, or undefined for anything else. */
+export function logLine(line: string): Record<string, unknown> | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
 }
 
 export class Instance {
@@ -70,19 +85,23 @@ export class Instance {
     mkdirSync(dir, { recursive: true });
     const instance = new Instance(index, dir, options);
     try {
-      writeHostsFile(instance.ns, { [ORIGIN_NAME]: ORIGIN_IP });
+      writeHostsFile(instance.ns, { [ORIGIN_NAME]: ORIGIN_IP, [EXTRA_NAME]: ORIGIN_IP });
       await attach(instance.ns, `v${index}`, instance.ip);
       instance.writeConfig(instance.configFile);
       instance.proxy = instance.startProxy();
-      instance.sidecar = spawnInNamespace(`${instance.ns} sidecar`, instance.ns, process.execPath, [
-        DIST.sidecar,
-        '--config',
-        instance.configFile,
-      ]);
+      instance.sidecar = spawnInNamespace(
+        `${instance.ns} sidecar`,
+        instance.ns,
+        process.execPath,
+        [DIST.sidecar, '--config', instance.configFile],
+        { env: SIDECAR_ENV },
+      );
       await Promise.all([
         instance.proxy.waitForLine('proxy listening', options.launchTimeoutMs),
         instance.sidecar.waitForLine('sidecar listening', options.launchTimeoutMs),
       ]);
+      // Ready as the launching hook would have it: running the deployed policy too.
+      await instance.sidecar.waitForLine('"msg":"policy applied"', options.launchTimeoutMs);
       return instance;
     } catch (error) {
       await instance.destroy();
@@ -91,7 +110,8 @@ export class Instance {
   }
 
   writeConfig(file: string, changes: ConfigChanges = {}): string {
-    writeFileSync(file, `${JSON.stringify(instanceConfig(this.options, changes), null, 2)}\n`);
+    const config = instanceConfig(this.options, this.file('policy.json'), changes);
+    writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
     return file;
   }
 
@@ -114,8 +134,25 @@ export class Instance {
   }
 
   /** The sidecar's answer to /healthcheck, asked from inside the instance (for the log). */
-  async healthcheck(): Promise<string> {
-    const script = `fetch('http://127.0.0.1:${HEALTH_PORT}/healthcheck',{signal:AbortSignal.timeout(1000)}).then(async r=>console.log(r.status,await r.text()),e=>console.log('no answer:',e.cause?.code??e.message))`;
+  healthcheck(): Promise<string> {
+    return this.askSidecar('/healthcheck');
+  }
+
+  /**
+   * The policy version the instance's proxy reports (the sidecar's /livez), or null when it does not
+   * say within three tries (a busy machine can make one ask time out).
+   */
+  async policyVersion(): Promise<string | null> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const body = /^200 (.*)$/s.exec(await this.askSidecar('/livez'))?.[1];
+      const version = body ? (JSON.parse(body) as { policyVersion: string | null }).policyVersion : null;
+      if (version) return version;
+    }
+    return null;
+  }
+
+  private async askSidecar(path: string): Promise<string> {
+    const script = `fetch('http://127.0.0.1:${HEALTH_PORT}${path}',{signal:AbortSignal.timeout(1000)}).then(async r=>console.log(r.status,await r.text()),e=>console.log('no answer:',e.cause?.code??e.message))`;
     const { stdout } = await run('ip', ['netns', 'exec', this.ns, process.execPath, '-e', script], 3_000);
     return stdout.trim();
   }

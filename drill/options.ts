@@ -8,6 +8,7 @@ export const SCENARIOS = [
   'sidecar-killed',
   'internet-outage',
   'allowlist-emptied',
+  'policy-rollout',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -93,7 +94,7 @@ export function drillOptions(
     trafficIntervalMs: short ? 100 : 50,
     forwardPort: 80,
     requestTimeoutMs: 2_000,
-    maxDurationMs: short ? 85_000 : 270_000,
+    maxDurationMs: short ? 110_000 : 300_000,
     scenarios: SCENARIOS,
     log: (line) => process.stderr.write(`${line}\n`),
     ...overrides,

@@ -81,6 +81,11 @@ export class NsProcess {
     this.child.stdin?.write(text);
   }
 
+  /** Closes the process's stdin (the drill's helpers stop on it). */
+  endInput(): void {
+    this.child.stdin?.end();
+  }
+
   /** Sends `signal` to this process and every descendant (a cluster's workers). */
   signalTree(signal: NodeJS.Signals): void {
     for (const pid of [this.pid, ...descendants(this.pid)]) signalPid(pid, signal);
@@ -104,10 +109,11 @@ export function spawnInNamespace(
   ns: string,
   command: string,
   args: readonly string[],
-  options: { stdin?: boolean } = {},
+  options: { stdin?: boolean; env?: Readonly<Record<string, string>> } = {},
 ): NsProcess {
   const child = spawn('ip', ['netns', 'exec', ns, command, ...args], {
     stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...options.env },
   });
   return new NsProcess(label, child);
 }

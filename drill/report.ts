@@ -2,12 +2,13 @@
 import { seconds } from './exec.js';
 import { EXPECTED, type Expectation } from './faults.js';
 import type { ScenarioName } from './options.js';
+import type { RolloutObservation } from './rollout.js';
 import type { Tally } from './traffic.js';
 
 export interface ScenarioResult {
   readonly name: ScenarioName;
   readonly title: string;
-  readonly kind: 'replace' | 'hold';
+  readonly kind: 'replace' | 'hold' | 'rollout';
   readonly victim: string | undefined;
   /** Milliseconds from the injection; undefined: not detected. */
   readonly sidecarDetectMs: number | undefined;
@@ -23,6 +24,8 @@ export interface ScenarioResult {
   readonly heldDown: readonly string[];
   readonly clients: { readonly sidecar: Tally; readonly naive: Tally };
   readonly durationMs: number;
+  /** The policy-rollout scenario's own observations. */
+  readonly rollout?: RolloutObservation;
 }
 
 export interface Verdict {
@@ -49,7 +52,49 @@ export function judge(result: ScenarioResult, expected: Expectation = EXPECTED[r
   }
   const others = result.removed.filter((server) => server !== result.victim);
   if (others.length > 0) problems.push(`also removed ${others.join(', ')}`);
+  if (result.kind === 'rollout') problems.push(...rolloutProblems(result));
   return { ok: problems.length === 0, problems };
+}
+
+/** A rollout must reach every instance in time, apply nothing invalid, and cost no request. */
+function rolloutProblems(result: ScenarioResult): string[] {
+  const rollout = result.rollout;
+  if (!rollout) return ['no rollout observations'];
+  const problems: string[] = [];
+  for (const [server, ms] of Object.entries(rollout.convergedMs)) {
+    if (ms === null || ms > rollout.boundMs) {
+      problems.push(`${server} not on the new policy within ${seconds(rollout.boundMs)} s`);
+    }
+  }
+  const servers = Object.keys(rollout.convergedMs);
+  const silent = servers.filter((server) => !rollout.invalidRefusedBy.includes(server));
+  if (silent.length) problems.push(`invalid policy not reported by ${silent.join(', ')}`);
+  if (rollout.invalidAppliedOn.length) {
+    problems.push(`invalid policy changed ${rollout.invalidAppliedOn.join(', ')}`);
+  }
+  if (!rollout.held) problems.push('held connections reported nothing');
+  else if (rollout.held.failures.length) {
+    problems.push(`${rollout.held.failures.length}/${rollout.held.connections} held connections failed`);
+  }
+  const failed = result.clients.sidecar.failed + result.clients.naive.failed;
+  if (failed) problems.push(`${failed} client requests failed`);
+  return problems;
+}
+
+/** One line per rollout: how fast each instance took the policy, the invalid one, the held connections. */
+export function rolloutSummary(result: ScenarioResult): string | undefined {
+  const rollout = result.rollout;
+  if (!rollout) return undefined;
+  const converged = Object.entries(rollout.convergedMs)
+    .map(([server, ms]) => `${server} ${ms === null ? 'never' : `${seconds(ms)} s`}`)
+    .join(', ');
+  const held = rollout.held
+    ? `${rollout.held.connections} held connections (tunnels and kept-alive), ${rollout.held.exchanges} exchanges, ${rollout.held.failures.length} failed${rollout.held.failures.length ? ` (${[...new Set(rollout.held.failures.map((f) => `${f.kind}: ${f.error}`))].join('; ')})` : ''}`
+    : 'held connections: no report';
+  return (
+    `${result.name}: new policy in force on ${converged} (bound ${seconds(rollout.boundMs)} s); ` +
+    `invalid policy refused by ${rollout.invalidRefusedBy.join(', ') || 'none'}, applied on ${rollout.invalidAppliedOn.join(', ') || 'none'}; ${held}`
+  );
 }
 
 const detected = (ms: number | undefined, watchedMs?: number): string =>

@@ -9,7 +9,7 @@ import { releaseLock, removeLeftovers } from './network.js';
 import { drillOptions, SCENARIOS, type DrillOptions, type ScenarioName } from './options.js';
 import { INSTALL_HINT, missingBuild, missingPrerequisites } from './prereqs.js';
 import { killAllStartedSync } from './processes.js';
-import { table } from './report.js';
+import { rolloutSummary, table } from './report.js';
 
 const USAGE = '--short | --full, --scenarios a,b, --forward-port 80|443|8080, --dump FILE';
 
@@ -58,6 +58,8 @@ export function formatReport(report: DrillReport): string {
   for (const result of report.results) {
     const reasons = [...result.clients.sidecar.reasons].map(([r, n]) => `${r} ×${n}`).join(', ');
     if (reasons) lines.push(`- ${result.name}: sidecar-LB client failures: ${reasons}`);
+    const rollout = rolloutSummary(result);
+    if (rollout) lines.push(`- ${rollout}`);
   }
   lines.push(
     '',

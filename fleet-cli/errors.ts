@@ -9,6 +9,8 @@ export const EXIT = {
   belowMinimum: 1,
   usage: 2,
   aws: 3,
+  /** Some InService instance has not applied the policy AppConfig serves within the grace period. */
+  policyLagging: 4,
 } as const;
 
 export type ExitStatus = (typeof EXIT)[keyof typeof EXIT];
@@ -27,6 +29,8 @@ export const FLEET_ERROR_CODES = {
   FLEET_TARGET_GROUP_NOT_FOUND: EXIT.aws,
   /** The group has no target group attached and none was given. */
   FLEET_NO_TARGET_GROUP: EXIT.aws,
+  /** `policy` on a group the stack did not tag with its policy locations. */
+  FLEET_NO_POLICY: EXIT.aws,
   /** The caller lacks an IAM permission; not retried, since waiting does not grant it. */
   FLEET_AWS_ACCESS_DENIED: EXIT.aws,
   /** No usable credentials, or AWS rejected them (expired, unknown key, bad signature). */
@@ -99,7 +103,16 @@ export const REQUIRED_ACTIONS = [
   'ec2:DescribeInstances',
 ] as const;
 
-export type AwsAction = (typeof REQUIRED_ACTIONS)[number];
+/** Called only for a group the stack tagged with its policy locations (see policy.ts). */
+export const POLICY_ACTIONS = ['appconfig:ListDeployments', 'logs:FilterLogEvents'] as const;
+
+/** Called only with `--workload-subnets`. */
+export const WORKLOAD_SUBNET_ACTIONS = ['ec2:DescribeSubnets', 'ec2:DescribeRouteTables'] as const;
+
+export type AwsAction =
+  | (typeof REQUIRED_ACTIONS)[number]
+  | (typeof POLICY_ACTIONS)[number]
+  | (typeof WORKLOAD_SUBNET_ACTIONS)[number];
 
 const ACCESS_DENIED = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation']);
 const BAD_CREDENTIALS = new Set([
@@ -172,7 +185,7 @@ export function fromAwsError(call: AwsAction, err: unknown): FleetError {
   if (ACCESS_DENIED.has(name)) {
     return new FleetError('FLEET_AWS_ACCESS_DENIED', `${call} was denied: ${said}`, {
       ...details,
-      hint: `allow ${call} for the caller; the command needs ${REQUIRED_ACTIONS.join(', ')} (see docs/fleet-status.md)`,
+      hint: `allow ${call} for the caller; the command needs ${REQUIRED_ACTIONS.join(', ')}, and for a fleet with policy distribution ${POLICY_ACTIONS.join(', ')}, with --workload-subnets ${WORKLOAD_SUBNET_ACTIONS.join(', ')} (see docs/fleet-status.md)`,
     });
   }
   if (BAD_CREDENTIALS.has(name)) {

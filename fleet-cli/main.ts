@@ -1,30 +1,42 @@
 /**
  * `egress-proxy-fleet status`: one row per instance of the proxy fleet, and an exit status a
- * pipeline can gate on (0 healthy, 1 below the group minimum, 2 usage, 3 AWS failure).
+ * pipeline can gate on (0 healthy, 1 below the group minimum, 2 usage, 3 AWS failure, 4 policy
+ * lagging). `egress-proxy-fleet policy --wait`: follows a policy rollout until every instance runs
+ * the version AppConfig serves.
  */
+import { AppConfigClient } from '@aws-sdk/client-appconfig';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { parseArgs } from 'node:util';
 import { EXIT, FleetError, type ExitStatus } from './errors.js';
 import { gatherStatus, type FleetClients, type FleetSelector } from './status.js';
+import { followRollout } from './rollout.js';
 import { formatJson, formatTable } from './table.js';
 
 const USAGE = `Usage:
   egress-proxy-fleet status --stack NAME [--target-group ARN] [--region REGION] [--json]
   egress-proxy-fleet status --asg NAME [--target-group ARN] [--region REGION] [--json]
+  egress-proxy-fleet policy --stack NAME|--asg NAME [--wait SECONDS] [--region REGION] [--json]
 
-Prints one row per instance of the fleet's Auto Scaling group and exits
+status prints one row per instance of the fleet's Auto Scaling group and exits
   0  when at least MinSize instances are InService and healthy in the target group,
   1  when fewer are,
   2  on a usage error,
-  3  when an AWS call failed (after retries) or the group or target group was not found.
+  3  when an AWS call failed (after retries) or the group or target group was not found,
+  4  when an InService instance has not applied the policy AppConfig serves within --policy-grace.
+policy prints the policy AppConfig serves and the version each instance runs; with --wait it
+repeats every 5 s until every InService instance runs it (0), or exits 4 when SECONDS have passed.
 
   --stack NAME         CloudFormation stack; its group is found by the aws:cloudformation:stack-name tag
   --asg NAME           Auto Scaling group name
   --target-group ARN   target group to read health from (default: the one attached to the group)
   --region REGION      AWS region (default: AWS_REGION / the profile's region)
   --json               machine-readable output on stdout
+  --policy-grace SECS  how long an instance may run another policy before it lags (default 90)
+  --wait SECONDS       (policy) wait up to SECONDS for the rollout to reach every instance
+  --workload-subnets IDS  (status) warn about these subnets' routes that bypass the proxy
   -h, --help           this text
 
 AWS_ENDPOINT_URL and the other standard AWS_* variables are honoured.
@@ -45,14 +57,20 @@ interface Io {
   readonly stderr: (text: string) => void;
 }
 
-interface StatusArgs {
+interface CommandArgs {
+  readonly command: 'status' | 'policy';
   readonly selector: FleetSelector;
   readonly region: string | undefined;
   readonly json: boolean;
+  readonly policyGraceSeconds: number;
+  readonly waitSeconds: number;
+  readonly workloadSubnets: readonly string[];
 }
 
-/** Parses the command line; `help` when usage was asked for, otherwise the status arguments. */
-function parseCommandLine(argv: readonly string[]): StatusArgs | 'help' {
+const COMMANDS = ['status', 'policy'] as const;
+
+/** Parses the command line; `help` when usage was asked for, otherwise the command's arguments. */
+function parseCommandLine(argv: readonly string[]): CommandArgs | 'help' {
   let parsed;
   try {
     parsed = parseArgs({
@@ -65,6 +83,9 @@ function parseCommandLine(argv: readonly string[]): StatusArgs | 'help' {
         'target-group': { type: 'string' },
         region: { type: 'string' },
         json: { type: 'boolean', default: false },
+        'policy-grace': { type: 'string' },
+        wait: { type: 'string' },
+        'workload-subnets': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -75,9 +96,14 @@ function parseCommandLine(argv: readonly string[]): StatusArgs | 'help' {
   const { values, positionals } = parsed;
   if (values.help) return 'help';
   const [command, ...extra] = positionals;
-  if (command === undefined) throw new FleetError('FLEET_USAGE', 'missing command: status');
-  if (command !== 'status')
-    throw new FleetError('FLEET_USAGE', `unknown command '${command}'; the command is: status`);
+  if (command === undefined) throw new FleetError('FLEET_USAGE', `missing command: ${COMMANDS.join(' or ')}`);
+  if (!(COMMANDS as readonly string[]).includes(command))
+    throw new FleetError(
+      'FLEET_USAGE',
+      `unknown command '${command}'; the commands are: ${COMMANDS.join(', ')}`,
+    );
+  if (values.wait !== undefined && command !== 'policy')
+    throw new FleetError('FLEET_USAGE', '--wait goes with the policy command');
   if (extra.length > 0) throw new FleetError('FLEET_USAGE', `unexpected argument '${extra[0]}'`);
 
   const nonEmpty = (name: string, value: string | undefined): string | undefined => {
@@ -105,7 +131,36 @@ function parseCommandLine(argv: readonly string[]): StatusArgs | 'help' {
     stack !== undefined
       ? { stack, ...(targetGroupArn ? { targetGroupArn } : {}) }
       : { asg: asg!, ...(targetGroupArn ? { targetGroupArn } : {}) };
-  return { selector, region, json: values.json };
+  return {
+    command: command as CommandArgs['command'],
+    selector,
+    region,
+    json: values.json,
+    policyGraceSeconds: seconds('policy-grace', values['policy-grace'], 90),
+    waitSeconds: seconds('wait', values.wait, 0),
+    workloadSubnets: subnetList(values['workload-subnets']),
+  };
+}
+
+function subnetList(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  const ids = value.split(',').map((id) => id.trim());
+  const bad = ids.find((id) => !/^subnet-[0-9a-f]{8,17}$/.test(id));
+  if (bad !== undefined) {
+    throw new FleetError(
+      'FLEET_USAGE',
+      `--workload-subnets takes subnet ids (subnet-...), comma-separated; got '${bad}'`,
+    );
+  }
+  return ids;
+}
+
+function seconds(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d{1,6}$/.test(value)) {
+    throw new FleetError('FLEET_USAGE', `--${name} must be a whole number of seconds, got '${value}'`);
+  }
+  return Number(value);
 }
 
 function createClients(region: string | undefined): FleetClients {
@@ -118,6 +173,8 @@ function createClients(region: string | undefined): FleetClients {
     autoScaling: new AutoScalingClient(config),
     elbv2: new ElasticLoadBalancingV2Client(config),
     ec2: new EC2Client(config),
+    appConfig: new AppConfigClient(config),
+    logs: new CloudWatchLogsClient(config),
   };
 }
 
@@ -132,13 +189,22 @@ async function main(argv: readonly string[], io: Io): Promise<ExitStatus> {
     json = args.json;
     const clients = createClients(args.region);
     try {
-      const status = await gatherStatus(clients, args.selector);
+      if (args.command === 'policy') {
+        return await followRollout(clients, { ...args, stdout: io.stdout });
+      }
+      const status = await gatherStatus(clients, args.selector, {
+        policyGraceSeconds: args.policyGraceSeconds,
+        workloadSubnets: args.workloadSubnets,
+      });
       io.stdout(json ? formatJson(status) : formatTable(status));
-      return status.belowMinimum ? EXIT.belowMinimum : EXIT.ok;
+      if (status.belowMinimum) return EXIT.belowMinimum;
+      return (status.policy?.laggingCount ?? 0) > 0 ? EXIT.policyLagging : EXIT.ok;
     } finally {
       clients.autoScaling.destroy();
       clients.elbv2.destroy();
       clients.ec2.destroy();
+      clients.appConfig.destroy();
+      clients.logs.destroy();
     }
   } catch (err) {
     if (!(err instanceof FleetError)) throw err;

@@ -16,8 +16,10 @@ import {
   type TargetHealthDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { FleetError, fromAwsError, type AwsAction } from './errors.js';
+import { gatherPolicy, policyLocations, type DesiredPolicy, type PolicyClients } from './policy.js';
+import { checkWorkloadSubnets, type WorkloadSubnet } from './workload-subnets.js';
 
-export interface FleetClients {
+export interface FleetClients extends PolicyClients {
   readonly autoScaling: AutoScalingClient;
   readonly elbv2: ElasticLoadBalancingV2Client;
   readonly ec2: EC2Client;
@@ -36,6 +38,14 @@ export interface StatusOptions {
    * @default - the service's maximum (100 groups; EC2 1000 instances per page)
    */
   readonly pageSize?: number;
+  /**
+   * How long an InService instance may run another policy version than AppConfig serves before it
+   * counts as lagging: the poll interval plus the time its log line takes to reach CloudWatch Logs.
+   * @default 90
+   */
+  readonly policyGraceSeconds?: number;
+  /** Subnets the workloads run in, to check for routes that bypass the proxy. @default - none checked */
+  readonly workloadSubnets?: readonly string[];
 }
 
 export interface InstanceRow {
@@ -55,6 +65,10 @@ export interface InstanceRow {
   readonly uptimeSeconds: number | undefined;
   /** Counts towards the minimum: InService in the group and healthy in the target group. */
   readonly healthy: boolean;
+  /** The policy version the instance reported in force; null if none yet, undefined without policy distribution. */
+  readonly policyVersion: string | null | undefined;
+  /** The instance runs another version than AppConfig serves, past the grace period. */
+  readonly policyLagging: boolean;
 }
 
 export interface FleetStatus {
@@ -69,6 +83,10 @@ export interface FleetStatus {
   readonly belowMinimum: boolean;
   /** Things worth knowing that do not stop the command (e.g. a target group not attached to the group). */
   readonly warnings: readonly string[];
+  /** The policy AppConfig serves and how many instances lag; null for a group without policy distribution. */
+  readonly policy: { readonly desired: DesiredPolicy | null; readonly laggingCount: number } | null;
+  /** The workload subnets checked (`--workload-subnets`), with any route out that bypasses the proxy. */
+  readonly workloadSubnets: readonly WorkloadSubnet[];
 }
 
 /** The state shown for a group instance the target group does not list at all. */
@@ -96,6 +114,20 @@ export async function gatherStatus(
     describeInstances(clients.ec2, ids, options.pageSize),
   ]);
 
+  const where = policyLocations(group);
+  const policy = where
+    ? await gatherPolicy(
+        clients,
+        where,
+        members.map((member) => ({
+          instanceId: member.InstanceId!,
+          lifecycleState: member.LifecycleState ?? 'unknown',
+          launchTime: ec2Instances.get(member.InstanceId!)?.LaunchTime,
+        })),
+        { now, graceSeconds: options.policyGraceSeconds ?? 90, call, warnings },
+      )
+    : undefined;
+
   const instances = members
     .map((member): InstanceRow => {
       const id = member.InstanceId!;
@@ -103,6 +135,7 @@ export async function gatherStatus(
       const ec2 = ec2Instances.get(id);
       const lifecycleState = member.LifecycleState ?? 'unknown';
       const launchTime = ec2?.LaunchTime;
+      const reported = policy?.instances.get(id);
       return {
         instanceId: id,
         availabilityZone: member.AvailabilityZone ?? ec2?.Placement?.AvailabilityZone ?? 'unknown',
@@ -117,12 +150,25 @@ export async function gatherStatus(
           ? Math.max(0, Math.floor((now.getTime() - launchTime.getTime()) / 1000))
           : undefined,
         healthy: lifecycleState === 'InService' && target.state === 'healthy',
+        policyVersion: policy ? (reported?.version ?? null) : undefined,
+        policyLagging: reported?.lagging ?? false,
       };
     })
     .sort(
       (a, b) =>
         a.availabilityZone.localeCompare(b.availabilityZone) || a.instanceId.localeCompare(b.instanceId),
     );
+
+  const workloadSubnets = options.workloadSubnets?.length
+    ? await checkWorkloadSubnets(clients.ec2, options.workloadSubnets, call)
+    : [];
+  for (const subnet of workloadSubnets) {
+    if (subnet.routesOut.length > 0) {
+      warnings.push(
+        `workload subnet ${subnet.subnetId} routes ${subnet.routesOut.join(', ')} (route table ${subnet.routeTableId}): workloads there can bypass the proxy`,
+      );
+    }
+  }
 
   const healthyCount = instances.filter((i) => i.healthy).length;
   const minSize = group.MinSize ?? 0;
@@ -137,6 +183,8 @@ export async function gatherStatus(
     healthyCount,
     belowMinimum: healthyCount < minSize,
     warnings,
+    policy: policy ? { desired: policy.desired, laggingCount: policy.laggingCount } : null,
+    workloadSubnets,
   };
 }
 

@@ -10,6 +10,7 @@ const COLUMNS: readonly { readonly title: string; readonly cell: (row: InstanceR
   { title: 'REASON', cell: (r) => reason(r) },
   { title: 'IMAGE', cell: (r) => r.imageId ?? '-' },
   { title: 'UPTIME', cell: (r) => (r.uptimeSeconds === undefined ? '-' : formatUptime(r.uptimeSeconds)) },
+  { title: 'POLICY', cell: (r) => `${r.policyVersion ?? '-'}${r.policyLagging ? ' LAGGING' : ''}` },
 ];
 
 export function formatTable(status: FleetStatus): string {
@@ -39,7 +40,17 @@ export function formatTable(status: FleetStatus): string {
   if (status.instances.length === 0) lines.push('(no instances)');
   lines.push('');
   lines.push(summaryLine(status));
+  if (status.policy) lines.push(policyLine(status));
   return lines.join('\n') + '\n';
+}
+
+/** What AppConfig serves and how many instances run it. */
+export function policyLine(status: FleetStatus): string {
+  const desired = status.policy?.desired;
+  if (!desired) return 'Policy: no AppConfig deployment serves the fleet yet';
+  const running = status.instances.filter((i) => i.policyVersion === desired.version).length;
+  const verdict = status.policy!.laggingCount > 0 ? `${status.policy!.laggingCount} LAGGING` : 'OK';
+  return `Policy: ${desired.version ?? desired.label ?? '(unlabelled)'} (AppConfig deployment #${desired.deploymentNumber} ${desired.state}): ${running}/${status.instances.length} instances run it, ${verdict}`;
 }
 
 export function summaryLine(status: FleetStatus): string {

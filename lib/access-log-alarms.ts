@@ -1,7 +1,8 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { defaultMetricNamespace } from './fleet-metrics.js';
 
 export interface AccessLogAlarmsProps {
   /** The log group the instances ship the proxy's JSON access log to. */
@@ -18,6 +19,11 @@ export interface AccessLogAlarmsProps {
   readonly minimumRequests?: number;
   /** @default Duration.minutes(5) */
   readonly period?: Duration;
+  /**
+   * Namespace of the two counts.
+   * @default - `EgressProxy/<stack name>`
+   */
+  readonly namespace?: string;
 }
 
 /**
@@ -36,7 +42,7 @@ export class AccessLogAlarms extends Construct {
     const minimumRequests = props.minimumRequests ?? 20;
     const threshold = props.deniedShareThreshold ?? 0.5;
     // Metric filters take no constant dimensions, so the namespace keeps two stacks apart.
-    const namespace = `EgressProxy/${Stack.of(this).stackName}`;
+    const namespace = props.namespace ?? defaultMetricNamespace(this);
     const count = (decision: 'allowed' | 'denied', name: string): cloudwatch.Metric =>
       new logs.MetricFilter(this, `${name}Filter`, {
         logGroup: props.logGroup,

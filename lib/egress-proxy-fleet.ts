@@ -9,8 +9,11 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { EgressProxyConfig } from '../proxy-app/src/config/index.js';
 import { AccessLogAlarms } from './access-log-alarms.js';
+import { EgressProxyDashboard } from './dashboard.js';
 import { EgressProxyValidationError } from './errors.js';
+import { FleetMetrics } from './fleet-metrics.js';
 import { managedPolicyFinding } from './nag.js';
+import { admitWorkload, type AdmitOptions } from './network.js';
 import { validateTimingChain, type TimingEstimate } from './timing.js';
 import { withLifecycle } from './instance-config.js';
 import { ProxyLifecycleHooks } from './lifecycle-hooks.js';
@@ -101,6 +104,18 @@ export interface EgressProxyFleetProps {
    * @default - no notifications
    */
   readonly notificationsTopic?: sns.ITopic;
+  /**
+   * CloudWatch namespace of the proxy's and sidecar's metrics and the access-log counts; two
+   * fleets in one stack need different ones.
+   * @default - `EgressProxy/<stack name>`
+   */
+  readonly metricNamespace?: string;
+  /**
+   * A CloudWatch dashboard for the fleet (`EgressProxyDashboard`); about 3 USD a month beyond an
+   * account's free dashboards.
+   * @default true
+   */
+  readonly dashboard?: boolean;
 }
 
 /**
@@ -120,6 +135,10 @@ export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam
   /** The instances' security group. */
   readonly instanceSecurityGroup: ec2.ISecurityGroup;
   readonly logGroup: logs.LogGroup;
+  /** Where the instances' Prometheus metrics go in CloudWatch. */
+  readonly metrics: FleetMetrics;
+  /** Undefined when the `dashboard` prop is false. */
+  readonly dashboard?: EgressProxyDashboard;
   readonly unhealthyHostsAlarm: cloudwatch.Alarm;
   readonly healthyHostsBelowMinimumAlarm: cloudwatch.Alarm;
   readonly failOpenAlarm: cloudwatch.Alarm;
@@ -226,6 +245,7 @@ export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam
     this.logGroup.grant(role, 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams');
     this.role = role;
     this.grantPrincipal = role;
+    this.metrics = new FleetMetrics(this, 'Metrics', { role, namespace: props.metricNamespace });
 
     this.loadBalancer = new elbv2.NetworkLoadBalancer(this, 'LoadBalancer', {
       vpc,
@@ -283,7 +303,11 @@ export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam
       instanceType,
       role,
       securityGroup: instanceSecurityGroup,
-      userData: proxyUserData({ config, logGroupName: this.logGroup.logGroupName }),
+      userData: proxyUserData({
+        config,
+        logGroupName: this.logGroup.logGroupName,
+        metrics: this.metrics.agentTarget,
+      }),
       // IMDSv2 belongs here: the group's requireImdsv2 throws when a launch template is used.
       requireImdsv2: true,
       httpTokens: ec2.LaunchTemplateHttpTokens.REQUIRED,
@@ -377,9 +401,27 @@ export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam
 
     this.deniedShareAlarm = new AccessLogAlarms(this, 'AccessLog', {
       logGroup: this.logGroup,
+      namespace: this.metrics.namespace,
     }).deniedShareAlarm;
 
     this.proxyUrl = `http://${this.loadBalancer.loadBalancerDnsName}:${proxyPort}`;
+    if (props.dashboard ?? true) {
+      this.dashboard = new EgressProxyDashboard(this, 'Dashboard', {
+        targetGroup: this.targetGroup,
+        autoScalingGroup: this.autoScalingGroup,
+        metrics: this.metrics,
+        availabilityZones: zones,
+        alarms: this.node.findAll().filter((c): c is cloudwatch.Alarm => c instanceof cloudwatch.Alarm),
+      });
+    }
+  }
+
+  /**
+   * Lets workloads in `workloadSecurityGroup` use the proxy (see `admitWorkload`); with
+   * `restrictEgress`, the proxy port is the group's way out.
+   */
+  admit(workloadSecurityGroup: ec2.ISecurityGroup, options: AdmitOptions = {}): void {
+    admitWorkload(this, this.connections, workloadSecurityGroup, options);
   }
 
   private validateProps(props: EgressProxyFleetProps, minCapacity: number, maxCapacity: number): void {

@@ -1,9 +1,12 @@
 import { CfnOutput, Duration, Stack, Token, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
+import { AlarmNotifications } from './alarm-actions.js';
 import { EgressProxyFleet } from './egress-proxy-fleet.js';
 import { EgressProxyValidationError } from './errors.js';
-import { buildInstanceConfig } from './instance-config.js';
+import { buildInstanceConfig, policyDocument, withPolicySource } from './instance-config.js';
+import { createEgressVpc, warnImportedVpc } from './network.js';
+import { PolicyDistribution } from './policy-distribution.js';
 import { ProxyImage } from './proxy-image.js';
 import type { EgressProxySettings } from './settings.js';
 
@@ -12,7 +15,7 @@ export interface EgressProxyStackProps extends StackProps {
   readonly settings: EgressProxySettings;
   /**
    * Folder with the built bundles.
-   * @default - this repository's proxy-app/dist
+   * @default - the bundles shipped in this package (proxy-app/dist)
    */
   readonly bundleDirectory?: string;
 }
@@ -29,6 +32,7 @@ export class EgressProxyStack extends Stack {
   readonly vpc: ec2.IVpc;
   readonly image: ProxyImage;
   readonly fleet: EgressProxyFleet;
+  readonly policy: PolicyDistribution;
 
   constructor(scope: Construct, id: string, props: EgressProxyStackProps) {
     super(scope, id, props);
@@ -44,12 +48,14 @@ export class EgressProxyStack extends Stack {
         this,
       );
     }
-    const config = buildInstanceConfig(settings);
+    this.policy = new PolicyDistribution(this, 'Policy', { policy: policyDocument(settings) });
+    const config = withPolicySource(buildInstanceConfig(settings), this.policy.instanceSettings());
 
     this.image = new ProxyImage(this, 'Image', {
       vpc: this.vpc,
       architecture: settings.architecture,
       bundleDirectory: props.bundleDirectory,
+      rebuildToken: settings.imageRefresh,
     });
     this.fleet = new EgressProxyFleet(this, 'Fleet', {
       vpc: this.vpc,
@@ -67,7 +73,21 @@ export class EgressProxyStack extends Stack {
       unhealthyThresholdCount: settings.unhealthyThresholdCount,
       deregistrationDelay: Duration.seconds(settings.deregistrationDelaySeconds),
       healthCheckGracePeriod: Duration.seconds(settings.healthCheckGracePeriodSeconds),
+      dashboard: settings.dashboard,
     });
+    this.policy.bind({
+      role: this.fleet.role,
+      autoScalingGroup: this.fleet.autoScalingGroup,
+      logGroup: this.fleet.logGroup,
+      rollbackAlarm: this.fleet.deniedShareAlarm,
+      dashboard: this.fleet.dashboard?.dashboard,
+    });
+    if (settings.alarmTopicArn !== undefined || settings.alarmEmail !== undefined) {
+      new AlarmNotifications(this, 'AlarmNotifications', {
+        topicArn: settings.alarmTopicArn,
+        email: settings.alarmEmail,
+      }).applyTo(this);
+    }
 
     const url = this.fleet.proxyUrl;
     const noProxy = [...NO_PROXY_BASE, this.vpc.vpcCidrBlock].join(',');
@@ -98,18 +118,7 @@ export class EgressProxyStack extends Stack {
   }
 
   private createVpc(settings: EgressProxySettings): ec2.IVpc {
-    const vpc = new ec2.Vpc(this, 'Vpc', {
-      ipAddresses: ec2.IpAddresses.cidr(settings.vpcCidr),
-      maxAzs: 2,
-      natGateways: settings.natGateways,
-      subnetConfiguration: [
-        { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
-        { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
-      ],
-    });
-    // Rejected flows only: evidence of blocked traffic without paying for every accepted flow.
-    vpc.addFlowLog('FlowLog', { trafficType: ec2.FlowLogTrafficType.REJECT });
-    return vpc;
+    return createEgressVpc(this, 'Vpc', { cidr: settings.vpcCidr, natGateways: settings.natGateways });
   }
 
   private importVpc(vpcId: string): ec2.IVpc {
@@ -120,6 +129,7 @@ export class EgressProxyStack extends Stack {
         this,
       );
     }
+    warnImportedVpc(this, vpcId);
     return ec2.Vpc.fromLookup(this, 'Vpc', { vpcId });
   }
 }

@@ -15,3 +15,12 @@ export class EgressProxyValidationError extends Error {
     this.name = 'EgressProxyValidationError';
   }
 }
+
+/** The installed package lacks a file it ships (a broken install or a package built without `npm pack`). */
+export class EgressProxyPackageError extends Error {
+  readonly code = 'EGRESS_PROXY_PACKAGE_INCOMPLETE';
+  constructor(problem: string) {
+    super(problem);
+    this.name = 'EgressProxyPackageError';
+  }
+}

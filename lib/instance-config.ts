@@ -5,6 +5,8 @@ import {
   type EgressProxyConfigInput,
   type LifecycleSettings,
   type LogLevel,
+  type PolicyDocument,
+  type PolicySettings,
 } from '../proxy-app/src/config/index.js';
 import { EgressProxyValidationError } from './errors.js';
 import type { EgressProxySettings } from './settings.js';
@@ -12,15 +14,24 @@ import type { EgressProxySettings } from './settings.js';
 /** Where user data writes the config and where both units read it. */
 export const INSTANCE_CONFIG_PATH = '/etc/egress-proxy/config.json';
 
-/**
- * Builds the instance config from the settings through proxy-app's own validator, so the file the
- * CDK app writes is one the proxy accepts: a bad allowlist fails at synth with the proxy's message.
- */
-export function buildInstanceConfig(settings: EgressProxySettings): EgressProxyConfig {
-  const input: EgressProxyConfigInput = {
+/** The policy part of the settings; `PolicyDistribution` validates it with proxy-app's own validator. */
+export function policyDocument(settings: EgressProxySettings): PolicyDocument {
+  return {
     allow: [...settings.allow],
     allowPorts: [...settings.allowPorts],
     allowCidrs: [...settings.allowCidrs],
+  };
+}
+
+/**
+ * Builds the instance config from the settings through proxy-app's own validator, so the file the
+ * CDK app writes is one the proxy accepts. It carries no policy: its own allowlist is empty (deny
+ * everything) and `withPolicySource` adds where the deployed policy comes from, by name, so the
+ * launch template does not change when the policy does.
+ */
+export function buildInstanceConfig(settings: EgressProxySettings): EgressProxyConfig {
+  const input: EgressProxyConfigInput = {
+    allow: [],
     // 0.0.0.0: the load balancer's nodes reach both listeners on the instance's VPC address.
     proxy: { host: '0.0.0.0', port: settings.proxyPort },
     health: { host: '0.0.0.0', port: settings.healthPort },
@@ -38,6 +49,11 @@ export function withLifecycle(
   lifecycle: Partial<LifecycleSettings>,
 ): EgressProxyConfig {
   return validated({ ...structuredClone(config), lifecycle: { ...config.lifecycle, ...lifecycle } });
+}
+
+/** The config with its `policy` section (see `PolicyDistribution.instanceSettings`), re-validated. */
+export function withPolicySource(config: EgressProxyConfig, policy: PolicySettings): EgressProxyConfig {
+  return validated({ ...structuredClone(config), policy });
 }
 
 function validated(input: unknown): EgressProxyConfig {

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Names, Validations } from 'aws-cdk-lib';
+import { CfnDeletionPolicy, Names, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as imagebuilder from 'aws-cdk-lib/aws-imagebuilder';
@@ -10,12 +9,10 @@ import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { EgressProxyValidationError } from './errors.js';
 import { managedPolicyFinding } from './nag.js';
+import { DEFAULT_BUNDLE_DIRECTORY, DEFAULT_IMAGE_DIRECTORY } from './paths.js';
 import type { ProxyArchitecture } from './settings.js';
 
-/** The repository's data-plane bundles (`npm run build`). */
-export const DEFAULT_BUNDLE_DIRECTORY = fileURLToPath(new URL('../proxy-app/dist', import.meta.url));
-/** The repository's image files: component document, scripts, units, host tuning. */
-export const DEFAULT_IMAGE_DIRECTORY = fileURLToPath(new URL('../image', import.meta.url));
+export { DEFAULT_BUNDLE_DIRECTORY, DEFAULT_IMAGE_DIRECTORY };
 
 const BUNDLE_FILES = ['proxy.js', 'sidecar.js', 'package.json'];
 const COMPONENT_FILE = 'component.yaml';
@@ -42,14 +39,27 @@ export interface ProxyImageProps {
   readonly buildInstanceType?: ec2.InstanceType;
   /**
    * Folder with the built `proxy.js`, `sidecar.js` and `package.json`.
-   * @default - this repository's proxy-app/dist
+   * @default - the bundles shipped in this package (proxy-app/dist)
    */
   readonly bundleDirectory?: string;
   /**
    * Folder with `component.yaml`, the install scripts, the units and host tuning.
-   * @default - this repository's image/
+   * @default - the image files shipped in this package (image/)
    */
   readonly imageDirectory?: string;
+  /**
+   * Any text. A new value builds a new image from the newest parent image (Amazon Linux and
+   * Node.js security updates) on the next deploy, which rolls the fleet; the same value changes
+   * nothing. Without it, the image is rebuilt only when the bundles or image files change.
+   * @default - no token
+   */
+  readonly rebuildToken?: string;
+  /**
+   * Images of this construct that are kept: the current one and the ones before it, for a
+   * rollback. An Image Builder lifecycle policy deletes older ones with their snapshots.
+   * @default 3
+   */
+  readonly keepImages?: number;
 }
 
 /**
@@ -87,6 +97,14 @@ export class ProxyImage extends Construct {
       if (!existsSync(join(imageDirectory, file))) {
         throw new EgressProxyValidationError('imageDirectory', `(${imageDirectory}) has no ${file}`, this);
       }
+    }
+    const keepImages = props.keepImages ?? 3;
+    if (!Number.isInteger(keepImages) || keepImages < 2) {
+      throw new EgressProxyValidationError(
+        'keepImages',
+        `(${keepImages}) must be an integer of at least 2 (the current image and one to roll back to)`,
+        this,
+      );
     }
     const buildInstanceType =
       props.buildInstanceType ??
@@ -185,9 +203,12 @@ export class ProxyImage extends Construct {
     });
 
     const parentImage = `ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-${this.architecture}`;
+    // The parent is resolved when an image is built, so only a new recipe (a new name) takes a
+    // newer one: the rebuild token is part of the name. Absent, the name is what it always was.
+    const rebuild = props.rebuildToken === undefined ? [] : [props.rebuildToken];
     const recipe = new imagebuilder.CfnImageRecipe(this, 'Recipe', {
       // The recipe is replaced when anything in it changes; its name must change with it.
-      name: `${prefix}-${shortHash(this.contentHash, parentImage)}`,
+      name: `${prefix}-${shortHash(this.contentHash, parentImage, ...rebuild)}`,
       version: '1.0.0',
       parentImage,
       components: [
@@ -208,15 +229,55 @@ export class ProxyImage extends Construct {
       ],
     });
 
+    const imageTag = { 'egress-proxy:image': prefix };
     const image = new imagebuilder.CfnImage(this, 'Image', {
       imageRecipeArn: recipe.attrArn,
       infrastructureConfigurationArn: infrastructure.attrArn,
       imageTestsConfiguration: { imageTestsEnabled: true, timeoutMinutes: 60 },
+      tags: imageTag,
     });
+    // A replaced image stays: a failed update rolls back to it, and the launch template's older
+    // version still names it. The lifecycle policy below deletes it once it is old enough.
+    image.cfnOptions.updateReplacePolicy = CfnDeletionPolicy.RETAIN;
+    Validations.of(image).acknowledge({
+      id: 'CloudFormation-Validate::W3011',
+      reason:
+        'Deleting the stack deletes the current image on purpose; only images replaced by an update are kept, until the lifecycle policy retires them.',
+    });
+    this.retireOldImages(prefix, imageTag, keepImages);
     // The build instance reads the assets through the role's policy: create it first.
     image.node.addDependency(role);
     this.imageId = image.attrImageId;
     this.machineImage = new BuiltMachineImage(this.imageId);
+  }
+
+  /** Keeps the newest `keep` images built here (by tag) and deletes the rest, AMIs and snapshots. */
+  private retireOldImages(prefix: string, imageTag: Record<string, string>, keep: number): void {
+    const role = new iam.Role(this, 'LifecycleRole', {
+      assumedBy: new iam.ServicePrincipal('imagebuilder.amazonaws.com'),
+      description: 'EC2 Image Builder deletes old egress proxy images',
+      managedPolicies: [
+        iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/EC2ImageBuilderLifecycleExecutionPolicy'),
+      ],
+    });
+    Validations.of(role).acknowledge({
+      id: managedPolicyFinding('service-role/EC2ImageBuilderLifecycleExecutionPolicy'),
+      reason:
+        'The AWS-maintained policy for Image Builder lifecycle policies; it acts only on images and snapshots tagged CreatedBy=EC2 Image Builder.',
+    });
+    new imagebuilder.CfnLifecyclePolicy(this, 'Retention', {
+      name: `${prefix}-retention`,
+      description: `Keeps the newest ${keep} egress proxy images; deletes older ones with their snapshots`,
+      executionRole: role.roleArn,
+      resourceType: 'AMI_IMAGE',
+      resourceSelection: { tagMap: imageTag },
+      policyDetails: [
+        {
+          action: { type: 'DELETE', includeResources: { amis: true, snapshots: true } },
+          filter: { type: 'COUNT', value: keep },
+        },
+      ],
+    });
   }
 }
 

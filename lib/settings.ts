@@ -1,5 +1,6 @@
 import type { Node } from 'constructs';
 import { DEFAULTS as CONFIG_DEFAULTS } from '../proxy-app/src/config/index.js';
+import { EMAIL, TOPIC_ARN } from './alarm-actions.js';
 import { EgressProxyValidationError } from './errors.js';
 
 /** CPU architecture of the fleet and of the image built for it. */
@@ -45,6 +46,17 @@ export interface EgressProxySettings {
   readonly vpcCidr: string;
   /** NAT gateways of the created VPC (one per AZ keeps egress up when an AZ fails). */
   readonly natGateways: number;
+  /** A CloudWatch dashboard for the fleet. */
+  readonly dashboard: boolean;
+  /** An SNS topic every alarm notifies (on ALARM and OK). */
+  readonly alarmTopicArn?: string;
+  /** An address every alarm is e-mailed to (through a new topic). */
+  readonly alarmEmail?: string;
+  /**
+   * Any text; a new value rebuilds the image from the newest parent image on the next deploy (OS
+   * and Node.js updates), which rolls the fleet. A date is a good value.
+   */
+  readonly imageRefresh?: string;
 }
 
 /**
@@ -72,6 +84,7 @@ export const DEFAULT_SETTINGS: Omit<EgressProxySettings, 'allow'> = {
   logLevel: CONFIG_DEFAULTS.log.level,
   vpcCidr: '10.64.0.0/16',
   natGateways: 2,
+  dashboard: true,
 };
 
 /** The prefix of every context key this app reads, e.g. `egressProxy:allow`. */
@@ -130,6 +143,13 @@ export function settingsFromContext(node: Node): EgressProxySettings {
     vpcId: read('vpcId', pattern(/^vpc-[0-9a-f]{8,17}$/, 'a VPC id like vpc-0123456789abcdef0')),
     vpcCidr: read('vpcCidr', cidr) ?? d.vpcCidr,
     natGateways: read('natGateways', int(1, 3)) ?? d.natGateways,
+    dashboard: read('dashboard', bool) ?? d.dashboard,
+    alarmTopicArn: read('alarmTopicArn', pattern(TOPIC_ARN, 'an SNS topic ARN')),
+    alarmEmail: read('alarmEmail', pattern(EMAIL, 'an e-mail address')),
+    imageRefresh: read(
+      'imageRefresh',
+      pattern(/^[A-Za-z0-9._:-]{1,64}$/, 'up to 64 letters, digits, ".", "_", ":" or "-"'),
+    ),
   };
   const key = (name: string) => `context "${CONTEXT_PREFIX}${name}"`;
   if (settings.minCapacity > settings.maxCapacity) {
@@ -181,6 +201,12 @@ function oneOf<const T extends readonly string[]>(choices: T): Reader<T[number]>
     return value as T[number];
   };
 }
+
+const bool: Reader<boolean> = (value, key) => {
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw invalid(key, 'true or false', value);
+};
 
 const cidr: Reader<string> = pattern(
   /^(\d{1,3}\.){3}\d{1,3}\/(\d|[12]\d|3[0-2])$/,

@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
-import { buildInstanceConfig, withLifecycle } from '../lib/instance-config.js';
+import {
+  buildInstanceConfig,
+  policyDocument,
+  withLifecycle,
+  withPolicySource,
+} from '../lib/instance-config.js';
+import { POLICY_FILE_PATH } from '../lib/policy-distribution.js';
+import type { PolicyDocument } from '../proxy-app/src/config/index.js';
 import { CONTEXT_PREFIX, settingsFromContext } from '../lib/settings.js';
 import { proxyUserData } from '../lib/user-data.js';
 import { REPO_ROOT } from './paths.js';
@@ -15,21 +22,26 @@ export const TEST_TARGET_GROUP_ARN =
   'arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/vm-test/0';
 /** Stands in for the stack's log group name (a token at synth). */
 export const TEST_LOG_GROUP = 'egress-proxy-vm-test';
+/** Stand in for the fleet's metric namespace and EMF log group (FleetMetrics). */
+export const TEST_METRICS = { namespace: 'EgressProxy/VmTest', logGroupName: 'egress-proxy-vm-test-metrics' };
 
 export interface RenderedUserData {
   readonly script: string;
-  /** The settings' allowlist and allowCidrs as the test changed them. */
-  readonly allow: readonly string[];
-  readonly allowCidrs: readonly string[];
+  /**
+   * The policy the stack would deploy through AppConfig, with the test's changes. The user data
+   * does not carry it; the test installs it as the sidecar's policy agent would (the guest has no
+   * AppConfig to fetch it from).
+   */
+  readonly policy: PolicyDocument;
 }
 
 /**
  * The user data the CDK app renders for a default deployment: cdk.json's context read by the app's
  * own `settingsFromContext`, `buildInstanceConfig` and `proxyUserData`, the functions the fleet
- * uses for its launch template, with the lifecycle section the fleet adds (its target group ARN
- * and region are tokens at synth, fixed strings here). The other difference is the policy: ORIGIN_HOST is added to the
- * allowlist and the guest's address to allowCidrs, since cdk.json allows only AWS endpoints, which
- * the guest cannot reach.
+ * uses for its launch template, with the lifecycle and policy sections the stack adds (ARNs, ids,
+ * names and region are tokens at synth, fixed strings here). The policy gets ORIGIN_HOST in its
+ * allowlist and the guest's address in allowCidrs, since cdk.json's example names are out of the
+ * guest's reach.
  */
 export function renderUserData(): RenderedUserData {
   const cdkJson = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')) as {
@@ -46,11 +58,24 @@ export function renderUserData(): RenderedUserData {
   const app = new App({ context });
   // As the fleet does: lifecycle on. The guest has no metadata service, so the sidecar keeps
   // retrying it in the background, which also shows /healthcheck does not depend on it.
-  const config = withLifecycle(buildInstanceConfig(settingsFromContext(app.node)), {
+  const settings = settingsFromContext(app.node);
+  const lifecycle = withLifecycle(buildInstanceConfig(settings), {
     enabled: true,
     region: 'us-east-1',
     targetGroupArn: TEST_TARGET_GROUP_ARN,
   });
-  const script = proxyUserData({ config, logGroupName: TEST_LOG_GROUP }).render();
-  return { script, allow, allowCidrs };
+  const config = withPolicySource(lifecycle, {
+    file: POLICY_FILE_PATH,
+    appConfig: {
+      application: 'vmtest1',
+      environment: 'vmtest2',
+      profile: 'vmtest3',
+      pollIntervalSeconds: 15,
+    },
+    bootParameter: 'egress-proxy-vm-test-boot-policy',
+    bootWaitMs: 10_000,
+    region: 'us-east-1',
+  });
+  const script = proxyUserData({ config, logGroupName: TEST_LOG_GROUP, metrics: TEST_METRICS }).render();
+  return { script, policy: policyDocument(settings) };
 }

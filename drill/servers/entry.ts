@@ -1,9 +1,17 @@
 /** `node --import tsx drill/servers/entry.ts NAME ARGS...`: the helper processes' one entry. */
+import { main as appconfig } from './appconfig.js';
 import { main as fakeProxy } from './fake-proxy.js';
+import { main as heldConnections } from './held-connections.js';
 import { main as origin } from './origin.js';
 import { main as trafficClient } from './traffic-client.js';
 
-const MAINS = { origin, 'fake-proxy': fakeProxy, 'traffic-client': trafficClient } as const;
+const MAINS = {
+  origin,
+  'fake-proxy': fakeProxy,
+  'traffic-client': trafficClient,
+  appconfig,
+  'held-connections': heldConnections,
+} as const;
 export type ServerScript = keyof typeof MAINS;
 
 const [name, ...args] = process.argv.slice(2);

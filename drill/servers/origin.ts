@@ -4,13 +4,26 @@
  * fake one. Runs inside the internet namespace.
  */
 import { createServer, type Server } from 'node:http';
-import { ORIGIN_PORTS, ORIGIN_READY, originAnswer } from './protocol.js';
+import { HELD_PATH, ORIGIN_PORTS, ORIGIN_READY, originAnswer } from './protocol.js';
 
 function serve(port: number): Promise<Server> {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://origin');
     const nonce = url.searchParams.get('n') ?? '';
-    res.writeHead(200, { 'content-type': 'text/plain', connection: 'close' }).end(originAnswer(nonce));
+    const body = originAnswer(nonce);
+    if (url.pathname === HELD_PATH) {
+      // The held connections that must outlive a policy rollout: kept alive, framed by length.
+      res.writeHead(200, {
+        'content-type': 'text/plain',
+        'content-length': Buffer.byteLength(body),
+        connection: 'keep-alive',
+      });
+    } else {
+      // Every other request a fresh flow. (Framed by length, a Connection: close answer to a client
+      // that has gone crashes a proxy worker: undici 7's paused-parser assertion, nodejs/undici#5360.)
+      res.writeHead(200, { 'content-type': 'text/plain', connection: 'close' });
+    }
+    res.end(body);
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -10,6 +10,39 @@ export const FAKE_READY = 'fake proxy listening';
 
 export const TRAFFIC_READY = 'traffic started';
 
+/** The AppConfig stand-in in the internet namespace (test/support/appconfig.ts). */
+export const APPCONFIG_READY = 'appconfig listening';
+export const APPCONFIG_PORT = 4000;
+export const DEPLOYED = 'deployed';
+/** A deployment, one JSON line on the stand-in's stdin. */
+export interface DeployCommand {
+  readonly label: string;
+  readonly content: string;
+}
+
+/** The origin keeps connections to this path open (every other answer closes them). */
+export const HELD_PATH = '/held';
+export const HELD_READY = 'held connections open';
+
+export interface HeldSpec {
+  readonly host: string;
+  readonly port: number;
+  readonly originHost: string;
+  /** Tunnels, and as many kept-alive absolute-form connections. */
+  readonly perKind: number;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly maxDurationMs: number;
+}
+
+/** The held connections' outcome, one JSON line when stdin ends. */
+export interface HeldSummary {
+  readonly connections: number;
+  readonly exchanges: number;
+  /** Connections that failed (dropped, timed out, wrong answer), with why. */
+  readonly failures: readonly { readonly kind: TrafficMode; readonly error: string }[];
+}
+
 export interface TrafficTarget {
   /** Which load balancer: a label carried into every result. */
   readonly name: string;

@@ -46,7 +46,7 @@ describe('fromAwsError', () => {
   it('says which permission to add and lists them all', () => {
     const err = fromAwsError('elasticloadbalancing:DescribeTargetHealth', sdkError('AccessDenied', 'denied'));
     expect(err.hint).toBe(
-      'allow elasticloadbalancing:DescribeTargetHealth for the caller; the command needs autoscaling:DescribeAutoScalingGroups, elasticloadbalancing:DescribeTargetHealth, ec2:DescribeInstances (see docs/fleet-status.md)',
+      'allow elasticloadbalancing:DescribeTargetHealth for the caller; the command needs autoscaling:DescribeAutoScalingGroups, elasticloadbalancing:DescribeTargetHealth, ec2:DescribeInstances, and for a fleet with policy distribution appconfig:ListDeployments, logs:FilterLogEvents, with --workload-subnets ec2:DescribeSubnets, ec2:DescribeRouteTables (see docs/fleet-status.md)',
     );
   });
 
@@ -65,6 +65,7 @@ describe('error codes', () => {
       FLEET_GROUP_NOT_FOUND: 3,
       FLEET_TARGET_GROUP_NOT_FOUND: 3,
       FLEET_NO_TARGET_GROUP: 3,
+      FLEET_NO_POLICY: 3,
       FLEET_AWS_ACCESS_DENIED: 3,
       FLEET_AWS_CREDENTIALS: 3,
       FLEET_AWS_THROTTLED: 3,

@@ -3,6 +3,7 @@
  * shape of the deployed fleet: a VPC with subnets in two AZs, a launch template, a target group and
  * an Auto Scaling group attached to it, tagged like a CloudFormation stack's group.
  */
+import { AppConfigClient } from '@aws-sdk/client-appconfig';
 import {
   AutoScalingClient,
   CreateAutoScalingGroupCommand,
@@ -18,6 +19,7 @@ import {
   CreateTargetGroupCommand,
   ElasticLoadBalancingV2Client,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 
 export const REGION = 'us-east-1';
 /** moto accepts any credentials; these keep the SDK from looking for real ones. */
@@ -27,22 +29,25 @@ export interface TestClients {
   readonly autoScaling: AutoScalingClient;
   readonly elbv2: ElasticLoadBalancingV2Client;
   readonly ec2: EC2Client;
+  readonly logs: CloudWatchLogsClient;
+  readonly appConfig: AppConfigClient;
   destroy(): void;
 }
 
-export function clients(endpoint: string): TestClients {
+/** Clients on moto's server; AppConfig on `appConfigEndpoint` (a stand-in: moto has no deployments). */
+export function clients(endpoint: string, appConfigEndpoint = endpoint): TestClients {
   const config = { region: REGION, endpoint, credentials: FAKE_CREDENTIALS, maxAttempts: 1 };
   const c = {
     autoScaling: new AutoScalingClient(config),
     elbv2: new ElasticLoadBalancingV2Client(config),
     ec2: new EC2Client(config),
+    logs: new CloudWatchLogsClient(config),
+    appConfig: new AppConfigClient({ ...config, endpoint: appConfigEndpoint }),
   };
   return {
     ...c,
     destroy() {
-      c.autoScaling.destroy();
-      c.elbv2.destroy();
-      c.ec2.destroy();
+      for (const client of Object.values(c)) client.destroy();
     },
   };
 }
@@ -64,6 +69,8 @@ export async function createFleet(
   name: string,
   size: { min: number; desired: number; max: number },
   stackName = `${name}-stack`,
+  /** More group tags, e.g. the stack's policy locations. */
+  tags: readonly { Key: string; Value: string }[] = [],
 ): Promise<Fleet> {
   const vpc = await c.ec2.send(new CreateVpcCommand({ CidrBlock: '10.0.0.0/16' }));
   const vpcId = vpc.Vpc!.VpcId!;
@@ -106,7 +113,10 @@ export async function createFleet(
       TargetGroupARNs: [targetGroupArn],
       HealthCheckType: 'ELB',
       // CloudFormation puts this tag on the groups it creates; the command finds the group by it.
-      Tags: [{ Key: 'aws:cloudformation:stack-name', Value: stackName, PropagateAtLaunch: true }],
+      Tags: [
+        { Key: 'aws:cloudformation:stack-name', Value: stackName, PropagateAtLaunch: true },
+        ...tags.map((tag) => ({ ...tag, PropagateAtLaunch: false })),
+      ],
     }),
   );
   const described = await c.autoScaling.send(

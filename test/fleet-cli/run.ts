@@ -42,6 +42,8 @@ export interface RunOptions {
   readonly endpoint?: string;
   /** Added to (or, when undefined, removed from) the child's environment. */
   readonly env?: Record<string, string | undefined>;
+  /** Sees stdout as it arrives, for commands that keep running. */
+  readonly onStdout?: (chunk: string) => void;
 }
 
 export function runFleet(args: readonly string[], options: RunOptions = {}): Promise<Result> {
@@ -64,7 +66,10 @@ export function runFleet(args: readonly string[], options: RunOptions = {}): Pro
   const child = spawn(command, [...prefix, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    options.onStdout?.(chunk);
+  });
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   return new Promise((resolve, reject) => {
     child.once('error', reject);

@@ -84,7 +84,9 @@ if (!motoServer) {
         `Auto Scaling group ${healthy.groupName} (stack ${healthy.stackName}): min 2, desired 3, max 4`,
       );
       expect(lines[1]).toBe(`Target group ${healthy.targetGroupArn}`);
-      expect(lines[3]).toMatch(/^INSTANCE\s+AZ\s+LIFECYCLE\s+ASG HEALTH\s+TARGET\s+REASON\s+IMAGE\s+UPTIME$/);
+      expect(lines[3]).toMatch(
+        /^INSTANCE\s+AZ\s+LIFECYCLE\s+ASG HEALTH\s+TARGET\s+REASON\s+IMAGE\s+UPTIME\s+POLICY$/,
+      );
       const rows = lines.filter((l) => l.startsWith('i-'));
       expect(rows.map((r) => r.split(/\s+/)[0]).sort()).toEqual([...healthy.instanceIds].sort());
       for (const row of rows) {
@@ -133,6 +135,9 @@ if (!motoServer) {
           launchTime: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
           uptimeSeconds: expect.any(Number),
           healthy: true,
+          // A group without the stack's policy tags has no policy distribution to report.
+          policyVersion: null,
+          policyLagging: false,
         });
       }
     });

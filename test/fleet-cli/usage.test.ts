@@ -11,9 +11,11 @@ afterAll(() => removeBundle());
 
 describe('fleet command line', () => {
   it.each([
-    [[], 'missing command: status'],
+    [[], 'missing command: status or policy'],
     [['status'], 'pass --stack NAME, or --asg NAME (with --target-group ARN)'],
-    [['list', '--stack', 's'], "unknown command 'list'; the command is: status"],
+    [['list', '--stack', 's'], "unknown command 'list'; the commands are: status, policy"],
+    [['status', '--stack', 's', '--wait', '60'], '--wait goes with the policy command'],
+    [['policy', '--stack', 's', '--wait', 'soon'], "--wait must be a whole number of seconds, got 'soon'"],
     [
       ['status', '--stack', 's', '--asg', 'g'],
       '--stack and --asg select the group two ways; pass one of them',

@@ -8,7 +8,7 @@ import { settingsFromContext } from '../../lib/settings.js';
 
 /** The context bin/ would read from cdk.json, reduced to what the tests rely on. */
 export const BASE_CONTEXT: Record<string, unknown> = {
-  'egressProxy:allow': ['*.amazonaws.com', 'example.com'],
+  'egressProxy:allow': ['example.com', '*.example.org'],
 };
 
 let bundleDirectory: string | undefined;

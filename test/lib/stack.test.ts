@@ -205,8 +205,9 @@ describe('EgressProxy stack', () => {
       expect(write).toBeGreaterThan(-1);
       expect(enable).toBeGreaterThan(write);
       const json = script.slice(script.indexOf('\n', write) + 1, script.indexOf('\nEGRESS_PROXY_CONFIG\n'));
+      // The allowlist is not in the user data: it is deployed configuration (test/lib/policy-distribution.test.ts).
       expect(JSON.parse(json)).toMatchObject({
-        allow: ['*.amazonaws.com', 'example.com'],
+        allow: [],
         proxy: { port: 3128 },
         health: { port: 8081 },
         timeouts: { drainMs: 30000 },
@@ -228,12 +229,15 @@ describe('EgressProxy stack', () => {
       });
       const statements = new Capture();
       template.hasResourceProperties('AWS::IAM::Policy', {
+        PolicyName: Match.stringLikeRegexp('^FleetInstanceRoleDefaultPolicy'),
         Roles: [{ Ref: roleId }],
         PolicyDocument: { Statement: statements },
       });
-      const all = JSON.stringify(statements.asArray());
-      expect(all).toContain('logs:PutLogEvents');
-      expect(all).not.toMatch(/"Resource":"\*"/);
+      expect(JSON.stringify(statements.asArray())).toContain('logs:PutLogEvents');
+      const policies = Object.values(resources('AWS::IAM::Policy')).filter((p) =>
+        JSON.stringify(p).includes(`{"Ref":"${roleId}"}`),
+      );
+      expect(JSON.stringify(policies)).not.toMatch(/"Resource":"\*"/);
     });
   });
 
@@ -372,21 +376,24 @@ describe('EgressProxy stack', () => {
         };
       }[];
       expect(
-        filters.map((f) => [f.Properties.FilterPattern, f.Properties.MetricTransformations[0]!.MetricName]),
+        filters
+          .map((f) => [f.Properties.FilterPattern, f.Properties.MetricTransformations[0]!.MetricName])
+          .sort((a, b) => a[1]!.localeCompare(b[1]!)),
       ).toEqual([
         ['{ $.decision = "allowed" }', 'AllowedRequests'],
         ['{ $.decision = "denied" }', 'DeniedRequests'],
+        ['{ $.msg = "policy problem; keeping the policy in force" }', 'PolicyProblems'],
       ]);
-      expect(filters[0]!.Properties.MetricTransformations[0]!.MetricNamespace).toBe(
-        'EgressProxy/EgressProxy',
-      );
+      for (const filter of filters) {
+        expect(filter.Properties.MetricTransformations[0]!.MetricNamespace).toBe('EgressProxy/EgressProxy');
+      }
       const alarm = Object.values(resources('AWS::CloudWatch::Alarm')).find((a) =>
         JSON.stringify(a).includes('denied / (allowed + denied)'),
       ) as { Properties: Record<string, unknown> } | undefined;
       expect(alarm?.Properties).toMatchObject({ Threshold: 0.5, ComparisonOperator: 'GreaterThanThreshold' });
     });
 
-    it('outputs the proxy URL, client lines, group name, target group and timing', () => {
+    it('outputs the proxy URL, client lines, group name, target group, timing and workload subnets', () => {
       const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
       expect(Object.keys(outputs).sort()).toEqual([
         'AutoScalingGroupName',
@@ -397,6 +404,7 @@ describe('EgressProxy stack', () => {
         'ProxyUrl',
         'ReplacementInServiceSeconds',
         'TargetGroupArn',
+        'WorkloadSubnetIds',
       ]);
       expect(JSON.stringify(outputs.HttpsProxyLine!.Value)).toMatch(/HTTPS_PROXY=http:\/\/.*DNSName.*:3128/);
       expect(outputs.DetectBrokenProxySeconds!.Value).toBe('20');

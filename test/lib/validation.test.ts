@@ -1,6 +1,7 @@
-import { App } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
-import { buildInstanceConfig } from '../../lib/instance-config.js';
+import { policyDocument } from '../../lib/instance-config.js';
+import { PolicyDistribution } from '../../lib/policy-distribution.js';
 import { DEFAULT_SETTINGS, settingsFromContext } from '../../lib/settings.js';
 import { validateTimingChain, type TimingInputs } from '../../lib/timing.js';
 import { buildApp } from './helpers.js';
@@ -49,10 +50,11 @@ describe('settings from context', () => {
 });
 
 describe('instance config', () => {
-  it('is validated by proxy-app parseConfig, so a bad allowlist fails at synth with its message', () => {
+  it('is validated by proxy-app parsePolicyDocument, so a bad allowlist fails at synth with its message', () => {
     const settings = { ...fromContext(allow), allow: ['exa mple.com'] };
-    expect(() => buildInstanceConfig(settings)).toThrow(
-      /instance config is invalid: config key "allow\[0\]"/,
+    const stack = new Stack();
+    expect(() => new PolicyDistribution(stack, 'Policy', { policy: policyDocument(settings) })).toThrow(
+      /Policy: policy is invalid: config key "allow\[0\]"/,
     );
   });
 

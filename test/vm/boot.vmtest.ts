@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootProductVm, type BootedVm } from '../../vm/boot.js';
 import { connectThrough, get, getOver, waitFor } from '../../vm/http.js';
 import { missingPrerequisites } from '../../vm/prerequisites.js';
-import { GUEST_ADDRESS, ORIGIN_HOST } from '../../vm/user-data.js';
+import { PROXY_JOB, SCRAPE_CONFIG_PATH, SIDECAR_JOB } from '../../lib/prometheus-metrics.js';
+import { GUEST_ADDRESS, ORIGIN_HOST, TEST_METRICS } from '../../vm/user-data.js';
 
 const PROXY = 'egress-proxy.service';
 const SIDECAR = 'egress-proxy-sidecar.service';
@@ -102,10 +103,44 @@ if (missing !== undefined && !process.env.CI) {
       expect((await sh('stat -c "%U:%G %a" /etc/egress-proxy/config.json')).trim()).toBe(
         'root:egress-proxy 640',
       );
-      const config = JSON.parse(await sh('cat /etc/egress-proxy/config.json')) as { allow: string[] };
-      expect(config.allow).toEqual(box.userData.allow);
+      // No allowlist of its own: the policy is deployed configuration, named in the config's policy section.
+      const config = JSON.parse(await sh('cat /etc/egress-proxy/config.json')) as {
+        allow: string[];
+        policy: { file: string };
+      };
+      expect(config.allow).toEqual([]);
+      expect(config.policy.file).toBe('/var/lib/egress-proxy/policy.json');
       // The drop-in sizes systemd's stop timeout to the drain (30 s) plus 15 s.
       expect((await show(PROXY, ['TimeoutStopUSec'])).TimeoutStopUSec).toBe('45s');
+    });
+
+    it('wrote the metric scrape config (no metadata service: labels unknown); both targets answer on loopback', async () => {
+      const scrape = JSON.parse(await sh(`cat ${SCRAPE_CONFIG_PATH}`)) as {
+        scrape_configs: {
+          job_name: string;
+          static_configs: { targets: string[]; labels: Record<string, string> }[];
+        }[];
+      };
+      expect(scrape.scrape_configs.map((job) => job.job_name)).toEqual([PROXY_JOB, SIDECAR_JOB]);
+      for (const job of scrape.scrape_configs) {
+        const [{ targets, labels }] = job.static_configs as [
+          { targets: string[]; labels: Record<string, string> },
+        ];
+        expect(labels).toEqual({ instance_id: 'unknown', availability_zone: 'unknown' });
+        // The CloudWatch agent's view: each target's /metrics from the instance itself.
+        expect(await sh(`curl -fsS --max-time 5 http://${targets[0]}/metrics`)).toMatch(
+          /^# TYPE egress_proxy_/m,
+        );
+      }
+      const agent = JSON.parse(await sh('cat /opt/aws/amazon-cloudwatch-agent/etc/egress-proxy.json')) as {
+        logs: {
+          metrics_collected: { prometheus: { prometheus_config_path: string; log_group_name: string } };
+        };
+      };
+      expect(agent.logs.metrics_collected.prometheus).toMatchObject({
+        prometheus_config_path: SCRAPE_CONFIG_PATH,
+        log_group_name: TEST_METRICS.logGroupName,
+      });
     });
 
     it('runs both units enabled and active, as the unprivileged user, with the units’ sandboxing', async () => {
@@ -156,6 +191,14 @@ if (missing !== undefined && !process.env.CI) {
     });
 
     it('tunnels to an allowed destination and answers 403 for denied ones', async () => {
+      // What the sidecar's policy agent does with a fetched policy (the guest has no AppConfig):
+      // write it into its state directory, then POST /reload on the proxy's control endpoint.
+      const policy = JSON.stringify(box.userData.policy);
+      await sh(
+        `test -d /var/lib/egress-proxy && printf '%s' '${policy}' > /var/lib/egress-proxy/policy.json && ` +
+          `chown egress-proxy:egress-proxy /var/lib/egress-proxy/policy.json && ` +
+          `curl -sf -X POST http://127.0.0.1:9464/reload`,
+      );
       const allowed = await connectThrough(box.proxyPort, `${ORIGIN_HOST}:443`);
       expect(allowed.status, allowed.head).toBe(200);
       expect(await getOver(allowed.socket, ORIGIN_HOST)).toContain(ORIGIN_BODY);

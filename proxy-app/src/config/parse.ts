@@ -3,11 +3,18 @@ import { parseAllowPattern } from '../policy/patterns.js';
 import { parseCidr, parseIp } from '../policy/ip.js';
 import { isLoopback } from '../policy/special-ranges.js';
 import {
+  APPCONFIG_POLL_SECONDS_RANGE,
   DEFAULTS,
   FORWARDED_FOR,
   LOG_LEVELS,
+  POLICY_KEYS,
+  PORT_RANGE,
+  type AppConfigSource,
   type EgressProxyConfig,
   type LifecycleSettings,
+  type ListenAddress,
+  type PolicyDocument,
+  type PolicySettings,
 } from './schema.js';
 
 /** A config that cannot be used. `key` is the dotted path of the offending setting. */
@@ -15,7 +22,7 @@ export class ConfigError extends Error {
   readonly code = 'EGRESS_CONFIG_INVALID';
   constructor(
     readonly key: string,
-    problem: string,
+    readonly problem: string,
   ) {
     super(key ? `config key "${key}": ${problem}` : `config: ${problem}`);
     this.name = 'ConfigError';
@@ -42,8 +49,8 @@ export function parseConfig(raw: unknown): EgressProxyConfig {
     'dns',
     'log',
     'lifecycle',
+    'policy',
   ]);
-  if (root.allow === undefined) throw new ConfigError('allow', 'is required (a list of host patterns)');
 
   const proxy = section(root.proxy, 'proxy', ['host', 'port', 'workers', 'forwardedFor']);
   const log = section(root.log, 'log', ['level', 'maxBufferBytes']);
@@ -60,9 +67,7 @@ export function parseConfig(raw: unknown): EgressProxyConfig {
     },
     health: listenAddress(section(root.health, 'health', ['host', 'port']), 'health', DEFAULTS.health),
     metrics: listenAddress(section(root.metrics, 'metrics', ['host', 'port']), 'metrics', DEFAULTS.metrics),
-    allow: list(root.allow, 'allow', [], acceptedBy(parseAllowPattern)),
-    allowPorts: list(root.allowPorts, 'allowPorts', DEFAULTS.allowPorts, port),
-    allowCidrs: list(root.allowCidrs, 'allowCidrs', DEFAULTS.allowCidrs, acceptedBy(parseCidr)),
+    ...policyFields(root),
     timeouts: numbers(root.timeouts, 'timeouts', DEFAULTS.timeouts, {
       connectMs: [1, 600_000],
       idleMs: [1_000, 86_400_000],
@@ -88,6 +93,7 @@ export function parseConfig(raw: unknown): EgressProxyConfig {
       ),
     },
     lifecycle: lifecycle(root.lifecycle),
+    policy: policy(root.policy),
   };
   for (const key of ['proxy', 'health'] as const) {
     const host = config[key].host;
@@ -111,6 +117,33 @@ export function parseConfig(raw: unknown): EgressProxyConfig {
     if (clash) throw new ConfigError(key, `${value} is also ${clash[0]}; each listener needs its own port`);
   }
   return deepFreeze(config);
+}
+
+/**
+ * Validates a policy document (what AppConfig, the boot parameter and the policy file hold): only
+ * `allow` (required), `allowPorts` and `allowCidrs`, checked exactly as in a config file; absent
+ * lists take the defaults, not the config's. Throws ConfigError naming the first offending key.
+ */
+export function parsePolicyDocument(raw: unknown): PolicyDocument {
+  return deepFreeze(policyFields(section(raw, '', POLICY_KEYS)));
+}
+
+function policyFields(root: Json): PolicyDocument {
+  if (root.allow === undefined) throw new ConfigError('allow', 'is required (a list of host patterns)');
+  return {
+    allow: list(root.allow, 'allow', [], acceptedBy(parseAllowPattern)),
+    allowPorts: list(root.allowPorts, 'allowPorts', DEFAULTS.allowPorts, port),
+    allowCidrs: list(root.allowCidrs, 'allowCidrs', DEFAULTS.allowCidrs, acceptedBy(parseCidr)),
+  };
+}
+
+/**
+ * `host:port` at which a process on this host reaches a listener: a wildcard listener over
+ * loopback, any other (loopback, as parseConfig requires) at its own address.
+ */
+export function reachableAt({ host, port }: ListenAddress): string {
+  const address = isWildcard(host) ? (host === '::' ? '::1' : '127.0.0.1') : host;
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
 /** 0.0.0.0 or :: : listens on every interface, loopback included. */
@@ -187,6 +220,65 @@ function lifecycle(value: unknown): LifecycleSettings {
   return settings;
 }
 
+function policy(value: unknown): PolicySettings {
+  const defaults = DEFAULTS.policy;
+  const given = section(value, 'policy', Object.keys(defaults));
+  const text = (name: 'file' | 'bootParameter' | 'region'): string | null =>
+    given[name] === undefined || given[name] === null
+      ? defaults[name]
+      : string(given[name], `policy.${name}`);
+  const settings: PolicySettings = {
+    file: text('file'),
+    appConfig: appConfig(given.appConfig),
+    bootParameter: text('bootParameter'),
+    bootWaitMs:
+      given.bootWaitMs === undefined
+        ? defaults.bootWaitMs
+        : integer(given.bootWaitMs, 'policy.bootWaitMs', 0, 600_000),
+    region: text('region'),
+  };
+  if (settings.file !== null && !settings.file.startsWith('/')) {
+    throw new ConfigError('policy.file', `must be an absolute path, got "${settings.file}"`);
+  }
+  for (const name of ['appConfig', 'bootParameter'] as const) {
+    if (settings[name] !== null && settings.file === null) {
+      throw new ConfigError(
+        'policy.file',
+        `is required when policy.${name} is set: the sidecar writes the policy there`,
+      );
+    }
+  }
+  return settings;
+}
+
+function appConfig(value: unknown): AppConfigSource | null {
+  if (value === undefined || value === null) return null;
+  const given = section(value, 'policy.appConfig', [
+    'application',
+    'environment',
+    'profile',
+    'pollIntervalSeconds',
+  ]);
+  const identifier = (name: 'application' | 'environment' | 'profile'): string => {
+    const key = `policy.appConfig.${name}`;
+    if (given[name] === undefined) throw new ConfigError(key, 'is required (an id or a name)');
+    const text = string(given[name], key);
+    // The service model's Identifier: 1 to 128 characters.
+    if (text.length < 1 || text.length > 128) throw new ConfigError(key, 'must be 1 to 128 characters');
+    return text;
+  };
+  const [minPoll, maxPoll] = APPCONFIG_POLL_SECONDS_RANGE;
+  return {
+    application: identifier('application'),
+    environment: identifier('environment'),
+    profile: identifier('profile'),
+    pollIntervalSeconds:
+      given.pollIntervalSeconds === undefined
+        ? minPoll
+        : integer(given.pollIntervalSeconds, 'policy.appConfig.pollIntervalSeconds', minPoll, maxPoll),
+  };
+}
+
 function boolean(value: unknown, key: string): boolean {
   if (typeof value !== 'boolean') throw new ConfigError(key, `must be true or false, got ${describe(value)}`);
   return value;
@@ -246,7 +338,7 @@ function acceptedBy(parse: (text: string) => unknown): (item: unknown, key: stri
 }
 
 function port(value: unknown, key: string): number {
-  return integer(value, key, 1, 65535);
+  return integer(value, key, PORT_RANGE[0], PORT_RANGE[1]);
 }
 
 function integer(value: unknown, key: string, min: number, max: number, alternative = ''): number {

@@ -73,6 +73,58 @@ export interface EgressProxyConfig {
    * only): launch readiness and termination draining.
    */
   readonly lifecycle: LifecycleSettings;
+  /**
+   * Where the policy (`allow`, `allowPorts`, `allowCidrs`) comes from when it is deployed
+   * separately from the instance: the sidecar fetches it and writes `file`, the proxy overlays
+   * `file` on this config's own lists.
+   */
+  readonly policy: PolicySettings;
+}
+
+/** The three keys that decide where traffic may go: the policy document's only keys. */
+export const POLICY_KEYS = ['allow', 'allowPorts', 'allowCidrs'] as const;
+export type PolicyDocument = Pick<EgressProxyConfig, (typeof POLICY_KEYS)[number]>;
+
+/** Destination and listener ports. */
+export const PORT_RANGE = [1, 65_535] as const;
+
+/**
+ * AppConfig's bounds for `RequiredMinimumPollIntervalInSeconds` (OptionalPollSeconds, @range 15 to
+ * 86400, in the appconfigdata service model).
+ */
+export const APPCONFIG_POLL_SECONDS_RANGE = [15, 86_400] as const;
+
+export interface PolicySettings {
+  /**
+   * A policy document (`{"allow": [...], "allowPorts": [...], "allowCidrs": [...]}`) the proxy
+   * reads at start and on every reload; when it exists it replaces the config's own lists. The
+   * sidecar's policy agent writes it. null: the config's own lists are the policy.
+   */
+  readonly file: string | null;
+  /** The deployed policy the sidecar polls; null: no polling. */
+  readonly appConfig: AppConfigSource | null;
+  /**
+   * SSM parameter with the boot fallback policy: read when no policy is in force yet and AppConfig
+   * gave none within `bootWaitMs`. Named here, not copied, so the instance config (and the launch
+   * template carrying it) does not change when the policy does.
+   */
+  readonly bootParameter: string | null;
+  /** How long a starting sidecar waits for AppConfig before it falls back to `bootParameter`. */
+  readonly bootWaitMs: number;
+  /** Region of the AppConfig and SSM APIs; null reads it from instance metadata. */
+  readonly region: string | null;
+}
+
+export interface AppConfigSource {
+  /** Application, environment and configuration profile: ids or names. */
+  readonly application: string;
+  readonly environment: string;
+  readonly profile: string;
+  /**
+   * Sent as `RequiredMinimumPollIntervalInSeconds` (default: AppConfig's minimum, 15); the sidecar
+   * then polls at the pace AppConfig answers with (`NextPollIntervalInSeconds`).
+   */
+  readonly pollIntervalSeconds: number;
 }
 
 export interface LifecycleSettings {
@@ -130,5 +182,12 @@ export const DEFAULTS: Omit<EgressProxyConfig, 'allow'> = {
     launchTimeoutMs: 240_000,
     heartbeatMs: 60_000,
     pollMs: 5_000,
+  },
+  policy: {
+    file: null,
+    appConfig: null,
+    bootParameter: null,
+    bootWaitMs: 10_000,
+    region: null,
   },
 };

@@ -41,6 +41,32 @@ function groupsOf(part: string): number[] {
   });
 }
 
+const V4_OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]\\d|\\d)';
+const V4 = `(?:${V4_OCTET}\\.){3}${V4_OCTET}`;
+const V6_GROUP = '[0-9A-Fa-f]{1,4}';
+/** Every IPv6 text form Node's isIPv6 accepts (zones excepted), spelled out per count of groups before "::". */
+const V6 = `(?:${[
+  `(?:${V6_GROUP}:){7}(?:${V6_GROUP}|:)`,
+  `(?:${V6_GROUP}:){6}(?:${V4}|:${V6_GROUP}|:)`,
+  `(?:${V6_GROUP}:){5}(?::${V4}|(?::${V6_GROUP}){1,2}|:)`,
+  `(?:${V6_GROUP}:){4}(?:(?::${V6_GROUP}){0,1}:${V4}|(?::${V6_GROUP}){1,3}|:)`,
+  `(?:${V6_GROUP}:){3}(?:(?::${V6_GROUP}){0,2}:${V4}|(?::${V6_GROUP}){1,4}|:)`,
+  `(?:${V6_GROUP}:){2}(?:(?::${V6_GROUP}){0,3}:${V4}|(?::${V6_GROUP}){1,5}|:)`,
+  `(?:${V6_GROUP}:){1}(?:(?::${V6_GROUP}){0,4}:${V4}|(?::${V6_GROUP}){1,6}|:)`,
+  `(?::(?:(?::${V6_GROUP}){0,5}:${V4}|(?::${V6_GROUP}){1,7}|:))`,
+].join('|')})`;
+/** A prefix length of at most three digits (leading zeros allowed) up to 32, or 128. */
+const V4_PREFIX = '(?=\\d{1,3}$)0*(?:3[0-2]|[12]?\\d)';
+const V6_PREFIX = '(?=\\d{1,3}$)0*(?:12[0-8]|1[01]\\d|[1-9]?\\d)';
+
+/**
+ * Every text `parseCidr` can accept, as one regular expression shared with the policy's JSON
+ * Schema. What it cannot say is that the bits after the prefix must be zero: that check is
+ * `parseCidr`'s alone (the sidecar runs it before a policy is applied).
+ */
+export const CIDR_SOURCE = `^(?:${V4}(?:/${V4_PREFIX})?|${V6}(?:/${V6_PREFIX})?)$`;
+const CIDR = new RegExp(CIDR_SOURCE);
+
 /** Parses `a.b.c.d/n` or `v6::/n`; throws a plain Error describing what is wrong. */
 export function parseCidr(text: string): Cidr {
   const slash = text.indexOf('/');
@@ -53,6 +79,8 @@ export function parseCidr(text: string): Cidr {
   if (!(prefix >= 0 && prefix <= bits)) {
     throw new Error(`"${text}" has a prefix length outside 0-${bits}`);
   }
+  // The schema's own syntax has the last word, so the two cannot drift apart.
+  if (!CIDR.test(text)) throw new Error(`"${text}" is not an IP address or CIDR range`);
   if (!hostBitsAreZero(bytes, prefix)) {
     throw new Error(`"${text}" has bits set after the prefix length`);
   }

@@ -1,4 +1,4 @@
-import { AggregatorRegistry, Counter, Gauge, Histogram } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Summary } from 'prom-client';
 
 type ExchangeLabels = { readonly kind: string; readonly decision: string; readonly status: number };
 
@@ -76,6 +76,20 @@ export const metrics = {
     help: 'Time to open a TCP connection to a destination.',
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   }),
+  /**
+   * The same times as quantiles over the last minute, for the CloudWatch agent, which drops
+   * histograms but keeps a summary's quantiles as reported. Across workers the primary reports the
+   * largest worker quantile: the instance's own quantile lies between the workers' smallest and
+   * largest, so this is an upper bound (an idle worker reports 0 and never raises it).
+   */
+  upstreamConnectRecentSeconds: new Summary({
+    name: 'egress_proxy_upstream_connect_recent_seconds',
+    help: 'Time to open a TCP connection to a destination, over the last minute (max across workers).',
+    percentiles: [0.5, 0.99],
+    maxAgeSeconds: 60,
+    ageBuckets: 3,
+    aggregator: 'max',
+  }),
   policyInfo: new Gauge({
     name: 'egress_proxy_policy_info',
     help: 'The policy version in force (value is the number of workers running it).',
@@ -86,4 +100,10 @@ export const metrics = {
 /** In a worker: answer the primary's requests for this worker's metrics (prom-client's IPC protocol). */
 export function answerMetricsRequests(): void {
   new AggregatorRegistry();
+}
+
+/** One upstream TCP connection opened, in `seconds`. */
+export function observeUpstreamConnect(seconds: number): void {
+  metrics.upstreamConnectSeconds.observe(seconds);
+  metrics.upstreamConnectRecentSeconds.observe(seconds);
 }

@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { createServer } from 'node:http';
 import { AggregatorRegistry } from 'prom-client';
-import { ConfigError, loadConfigFile } from '../config/index.js';
+import { ConfigError, loadProxyConfig } from '../config/index.js';
 import type { EgressProxyConfig } from '../config/schema.js';
 import { flushLogger, type Logger } from '../log/logger.js';
 import { policyVersion } from '../policy/version.js';
@@ -67,11 +67,10 @@ export function runPrimary(initial: EgressProxyConfig, configFile: string, logge
     setTimeout(fork, RESPAWN_DELAY_MS).unref();
   });
 
-  const metricsServer = serveMetrics(config, logger, () => drain());
-
-  process.on('SIGHUP', () => {
+  /** Re-reads the config and its policy file and hands the policy to every worker. */
+  const reload = (): ReloadResult => {
     try {
-      const next = loadConfigFile(configFile);
+      const next = loadProxyConfig(configFile);
       const needRestart = Object.keys(next).filter(
         (key) =>
           !RELOADABLE.has(key) &&
@@ -89,14 +88,19 @@ export function runPrimary(initial: EgressProxyConfig, configFile: string, logge
       for (const worker of Object.values(cluster.workers ?? {}))
         if (worker) send(worker, { type: 'config', config });
       logger.info({ policyVersion: policyVersion(config) }, 'policy reloaded');
+      return { ok: true, policyVersion: policyVersion(config) };
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       logger.error(
         { key: error.key, problem: error.message, policyVersion: policyVersion(config) },
         'reload rejected; keeping the policy in force',
       );
+      return { ok: false, code: error.code, key: error.key, problem: error.message };
     }
-  });
+  };
+  const metricsServer = serveMetrics(config, logger, { drain: () => drain(), reload });
+
+  process.on('SIGHUP', reload);
 
   const drain = (): void => {
     if (draining) return;
@@ -125,22 +129,40 @@ export function runPrimary(initial: EgressProxyConfig, configFile: string, logge
   for (let i = 0; i < size; i++) fork();
 }
 
+/** What a reload did: the policy version now handed to the workers, or why the files were refused. */
+type ReloadResult =
+  | { readonly ok: true; readonly policyVersion: string }
+  | { readonly ok: false; readonly code: string; readonly key: string; readonly problem: string };
+
+interface ControlActions {
+  readonly drain: () => void;
+  readonly reload: () => ReloadResult;
+}
+
 /**
- * The loopback control endpoint: `GET /metrics` (Prometheus text, summed across workers) and
- * `POST /drain` (the same drain as SIGTERM, for the sidecar's termination lifecycle, which runs as
- * the same unprivileged user but cannot stop a systemd unit).
+ * The loopback control endpoint: `GET /metrics` (Prometheus text, summed across workers),
+ * `POST /drain` (the same drain as SIGTERM) and `POST /reload` (the same reload as SIGHUP, with
+ * its result in the answer). The sidecar runs as the same unprivileged user in another systemd
+ * unit: it can neither stop nor reload a unit, nor find the primary's pid reliably, so it uses these.
  */
 function serveMetrics(
   config: EgressProxyConfig,
   logger: Logger,
-  drain: () => void,
+  actions: ControlActions,
 ): ReturnType<typeof createServer> {
   const registry = new AggregatorRegistry();
   const server = createServer((req, res) => {
     if (req.url === '/drain' && req.method === 'POST') {
       logger.info('drain requested on the control endpoint');
       res.writeHead(202).end();
-      drain();
+      actions.drain();
+      return;
+    }
+    if (req.url === '/reload' && req.method === 'POST') {
+      const result = actions.reload();
+      res
+        .writeHead(result.ok ? 200 : 422, { 'content-type': 'application/json' })
+        .end(`${JSON.stringify(result)}\n`);
       return;
     }
     if (req.url !== '/metrics') {

@@ -3,7 +3,7 @@ import { createLogger, flushLogger, type Logger } from '../log/logger.js';
 import { Policy } from '../policy/policy.js';
 import type { WorkerContext } from './context.js';
 import { isMessage, type ToPrimary, type ToWorker } from './messages.js';
-import { answerMetricsRequests, metrics } from './metrics.js';
+import { answerMetricsRequests, metrics, observeUpstreamConnect } from './metrics.js';
 import { Resolver } from './resolver.js';
 import { createProxyServer } from './server.js';
 import { leaseBatch, SlotLease } from './slot-lease.js';
@@ -33,7 +33,7 @@ function serve(config: EgressProxyConfig, send: (message: ToPrimary) => void): v
       resolver: new Resolver(config.dns),
       policy: () => context.policy,
       connectMs: config.timeouts.connectMs,
-      onConnected: (seconds) => metrics.upstreamConnectSeconds.observe(seconds),
+      onConnected: observeUpstreamConnect,
     },
     policy: new Policy(config),
     draining: false,

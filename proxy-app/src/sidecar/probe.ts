@@ -24,6 +24,8 @@ export interface ProberOptions {
   readonly timeoutMs: number;
   readonly cacheMs: number;
   readonly now?: () => number;
+  /** Called with every probe's result (not with cached answers), e.g. to count it. */
+  readonly onResult?: (result: ProbeResult) => void;
 }
 
 /**
@@ -56,6 +58,7 @@ export class Prober {
       modes: { forward, tunnel },
     };
     this.last = { result, at: this.now() };
+    this.options.onResult?.(result);
     return result;
   }
 

@@ -2,13 +2,17 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { clientAddress } from '../policy/policy.js';
 import { isLoopback } from '../policy/special-ranges.js';
 import type { Logger } from '../log/logger.js';
+import type { SidecarMetrics } from './metrics.js';
+import type { PolicyReporter } from './policy/report.js';
 import type { Prober, ProbeResult } from './probe.js';
 
 export interface SidecarState {
   readonly prober: Prober;
   readonly logger: Logger;
-  /** Hash of the allowlist in force; in every answer so a rollout can be followed per instance. */
-  policyVersion: string;
+  /** Served on `/metrics` to clients on this host only (the CloudWatch agent scrapes it). */
+  readonly metrics: SidecarMetrics;
+  /** The policy in force, asked of the proxy: in every answer so a rollout can be followed per instance. */
+  readonly policy: PolicyReporter;
   /** While set, `/healthcheck` answers 503 `draining` so the load balancer moves traffic away. */
   draining: boolean;
 }
@@ -17,7 +21,8 @@ const NONCE = /^[0-9a-f]{1,64}$/;
 
 /**
  * The sidecar's HTTP endpoints: `/healthcheck` (the load balancer's target), `/target` (what
- * probes fetch through the proxy), `/livez` (this process), and `/drain` (loopback only).
+ * probes fetch through the proxy), `/livez` (this process), and, from this host only, `/drain`
+ * and `/metrics`.
  */
 export function createSidecarServer(state: SidecarState): Server {
   let lastOk: boolean | undefined;
@@ -40,16 +45,12 @@ export function createSidecarServer(state: SidecarState): Server {
         case '/healthcheck':
           if (!allowMethods(req, res, ['GET', 'HEAD'])) return;
           if (state.draining) {
-            json(res, 503, { status: 'draining', policyVersion: state.policyVersion });
+            void state.policy.report().then((policy) => json(res, 503, { status: 'draining', ...policy }));
             return;
           }
-          void state.prober.check().then((result) => {
+          void Promise.all([state.prober.check(), state.policy.report()]).then(([result, policy]) => {
             logTransition(result);
-            json(res, result.ok ? 200 : 503, {
-              status: result.ok ? 'ok' : 'failing',
-              policyVersion: state.policyVersion,
-              ...result,
-            });
+            json(res, result.ok ? 200 : 503, { status: result.ok ? 'ok' : 'failing', ...policy, ...result });
           });
           return;
         case '/target': {
@@ -61,23 +62,24 @@ export function createSidecarServer(state: SidecarState): Server {
         }
         case '/livez':
           if (allowMethods(req, res, ['GET', 'HEAD']))
-            json(res, 200, { status: 'alive', policyVersion: state.policyVersion });
+            void state.policy.report().then((policy) => json(res, 200, { status: 'alive', ...policy }));
           return;
         case '/drain':
           if (!allowMethods(req, res, ['POST', 'DELETE'])) return;
-          if (!isLoopback(clientAddress(req.socket.remoteAddress) ?? new Uint8Array())) {
-            json(res, 403, { error: '/drain is accepted only from this host' });
-            return;
-          }
+          if (!fromThisHost(req, res)) return;
           state.draining = req.method === 'POST';
           state.logger.info(
             { draining: state.draining },
             state.draining ? 'draining: health checks now fail' : 'drain cancelled',
           );
-          json(res, 200, {
-            status: state.draining ? 'draining' : 'serving',
-            policyVersion: state.policyVersion,
-          });
+          json(res, 200, { status: state.draining ? 'draining' : 'serving' });
+          return;
+        case '/metrics':
+          if (!allowMethods(req, res, ['GET']) || !fromThisHost(req, res)) return;
+          state.metrics.text().then(
+            (text) => res.writeHead(200, { 'content-type': state.metrics.registry.contentType }).end(text),
+            (error: Error) => json(res, 500, { error: error.message }),
+          );
           return;
         default:
           json(res, 404, { error: `no endpoint ${url.pathname}` });
@@ -92,6 +94,15 @@ function allowMethods(req: IncomingMessage, res: ServerResponse, methods: readon
   if (methods.includes(req.method ?? '')) return true;
   res.setHeader('allow', methods.join(', '));
   json(res, 405, { error: `use ${methods.join(' or ')}` });
+  return false;
+}
+
+/** Whether the client is on this host (loopback); answers 403 if not. */
+function fromThisHost(req: IncomingMessage, res: ServerResponse): boolean {
+  if (isLoopback(clientAddress(req.socket.remoteAddress) ?? new Uint8Array())) return true;
+  json(res, 403, {
+    error: `${new URL(req.url ?? '/', 'http://sidecar').pathname} is accepted only from this host`,
+  });
   return false;
 }
 

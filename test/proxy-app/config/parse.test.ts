@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULTS, parseConfig } from '../../../proxy-app/src/config/index.js';
+import {
+  ConfigError,
+  DEFAULTS,
+  parseConfig,
+  parsePolicyDocument,
+} from '../../../proxy-app/src/config/index.js';
 
 const keyOf = (raw: unknown): string => {
   try {
@@ -60,6 +65,31 @@ describe('parseConfig', () => {
     [{ allow: ['example.com'], dns: { negativeCacheMs: -1 } }, 'dns.negativeCacheMs'],
     [{ allow: ['example.com'], metrics: { host: '0.0.0.0' } }, 'metrics.host'],
     [{ allow: ['example.com'], health: { port: 3128 } }, 'proxy.port'],
+    [{ allow: ['example.com'], policy: { fiel: '/p.json' } }, 'policy.fiel'],
+    [{ allow: ['example.com'], policy: { file: 'p.json' } }, 'policy.file'],
+    [{ allow: ['example.com'], policy: { bootParameter: '/egress/policy' } }, 'policy.file'],
+    [{ allow: ['example.com'], policy: { file: '/p.json', appConfig: {} } }, 'policy.appConfig.application'],
+    [
+      {
+        allow: ['example.com'],
+        policy: {
+          file: '/p.json',
+          appConfig: { application: 'a', environment: 'e', profile: 'p', pollIntervalSeconds: 5 },
+        },
+      },
+      'policy.appConfig.pollIntervalSeconds',
+    ],
+    [
+      {
+        allow: ['example.com'],
+        policy: {
+          file: '/p.json',
+          appConfig: { application: 'a', environment: 'e', profile: 'p', region: 'x' },
+        },
+      },
+      'policy.appConfig.region',
+    ],
+    [{ allow: ['example.com'], policy: { file: '/p.json', bootWaitMs: -1 } }, 'policy.bootWaitMs'],
   ])('rejects %j naming %j', (raw, key) => {
     expect(keyOf(raw)).toBe(key);
   });
@@ -71,5 +101,55 @@ describe('parseConfig', () => {
     expect(() => parseConfig({ allow: ['x.com'], colour: 1 })).toThrow(
       /is not a known setting \(known here: proxy, health/,
     );
+  });
+});
+
+describe('policy settings', () => {
+  it("take AppConfig ids, the boot parameter and the file, with AppConfig's minimum poll interval by default", () => {
+    const config = parseConfig({
+      allow: [],
+      policy: {
+        file: '/var/lib/egress-proxy/policy.json',
+        appConfig: { application: 'app1234', environment: 'env1234', profile: 'prof123' },
+        bootParameter: '/egress-proxy/boot-policy',
+      },
+    });
+    expect(config.policy).toEqual({
+      ...DEFAULTS.policy,
+      file: '/var/lib/egress-proxy/policy.json',
+      appConfig: {
+        application: 'app1234',
+        environment: 'env1234',
+        profile: 'prof123',
+        pollIntervalSeconds: 15,
+      },
+      bootParameter: '/egress-proxy/boot-policy',
+    });
+  });
+});
+
+describe('parsePolicyDocument', () => {
+  it('takes the three policy keys, with the defaults for absent lists', () => {
+    expect(parsePolicyDocument({ allow: ['example.com'] })).toEqual({
+      allow: ['example.com'],
+      allowPorts: DEFAULTS.allowPorts,
+      allowCidrs: DEFAULTS.allowCidrs,
+    });
+  });
+
+  it.each([
+    [{ allow: ['example.com'], proxy: { port: 1 } }, 'proxy'],
+    [{ allowPorts: [443] }, 'allow'],
+    [{ allow: ['example.com'], allowPorts: [443, 65536] }, 'allowPorts[1]'],
+    ['{"allow": []}', ''],
+  ])('rejects %j naming %j', (raw, key) => {
+    let error: unknown;
+    try {
+      parsePolicyDocument(raw);
+    } catch (thrown) {
+      error = thrown;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).key).toBe(key);
   });
 });

@@ -104,6 +104,74 @@ describe('SIGHUP reload', () => {
   });
 });
 
+describe('the policy file and POST /reload', () => {
+  const control = (fleet: Fleet, request: string): ReturnType<typeof exchange> =>
+    exchange(fleet.config.metrics.port, `${request} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+
+  it('overlays the policy file on the config, on POST /reload as on SIGHUP, without dropping a tunnel', async () => {
+    const origin = await echoOrigin();
+    const other = await echoOrigin();
+    const policyFile = join(mkdtempSync(join(tmpdir(), 'egress-policy-')), 'policy.json');
+    const fleet = await proxyFor(origin, { policy: { file: policyFile } });
+    const socket = await tunnel(fleet.config.proxy.port, `localhost:${origin.port}`);
+    const connectOther = async (): Promise<number> =>
+      (await exchange(fleet.config.proxy.port, `CONNECT localhost:${other.port} HTTP/1.1\r\n\r\n`)).status;
+    expect(await connectOther()).toBe(403);
+
+    // The file replaces all three lists (localhost resolves to loopback: it needs allowCidrs).
+    const policy = {
+      allow: ['localhost'],
+      allowPorts: [origin.port, other.port],
+      allowCidrs: ['127.0.0.0/8'],
+    };
+    writeFileSync(policyFile, JSON.stringify(policy));
+    const reloaded = await control(fleet, 'POST /reload');
+    expect(reloaded.status).toBe(200);
+    expect(JSON.parse(reloaded.body)).toEqual({
+      ok: true,
+      policyVersion: expect.stringMatching(/^[0-9a-f]{12}$/),
+    });
+    await expect.poll(connectOther).toBe(200);
+    expect(await roundTrip(socket, 'survived')).toBe('survived');
+    const version = (JSON.parse(reloaded.body) as { policyVersion: string }).policyVersion;
+    const metrics = await control(fleet, 'GET /metrics');
+    expect(metrics.body).toMatch(new RegExp(`^egress_proxy_policy_info\\{version="${version}"\\} 2$`, 'm'));
+
+    writeFileSync(policyFile, JSON.stringify({ ...policy, allowPorts: [0] }));
+    const refused = await control(fleet, 'POST /reload');
+    expect(refused.status).toBe(422);
+    expect(JSON.parse(refused.body)).toMatchObject({
+      ok: false,
+      code: 'EGRESS_CONFIG_INVALID',
+      key: 'allowPorts[0]',
+      problem: expect.stringContaining(`in the policy file ${policyFile}`),
+    });
+    expect(await connectOther()).toBe(200);
+    expect(await roundTrip(socket, 'still here')).toBe('still here');
+    socket.destroy();
+  });
+
+  it('starts on the policy file it finds, and refuses to start on an invalid one', async () => {
+    const origin = await echoOrigin();
+    const policyFile = join(mkdtempSync(join(tmpdir(), 'egress-policy-')), 'policy.json');
+    writeFileSync(
+      policyFile,
+      JSON.stringify({ allow: ['localhost'], allowPorts: [origin.port], allowCidrs: ['127.0.0.0/8'] }),
+    );
+    const fleet = await proxyFor(origin, { allow: [], allowCidrs: [], policy: { file: policyFile } });
+    expect(
+      (await exchange(fleet.config.proxy.port, `CONNECT localhost:${origin.port} HTTP/1.1\r\n\r\n`)).status,
+    ).toBe(200);
+
+    writeFileSync(policyFile, '{"allow": ["*.com"]}');
+    const proxy = run('proxy', fleet.configFile);
+    expect(await proxy.exited).toBe(78);
+    expect(proxy.stderr()).toContain(
+      `config key "allow[0]": "*.com" would allow every name under a top-level domain (in the policy file ${policyFile})`,
+    );
+  });
+});
+
 describe('limits.maxConnections', () => {
   it('answers 503 beyond the limit counted across all workers, and admits again once connections close', async () => {
     const origin = await echoOrigin();
