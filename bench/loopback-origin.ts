@@ -5,13 +5,19 @@ import { fileURLToPath } from 'node:url';
 export interface OriginPorts {
   /** Streams bytes to whoever connects (tunnel throughput). */
   readonly source: number;
-  /** Echoes the first chunk, then closes (new tunnels per second). */
-  readonly echo: number;
+  /** Answers the first chunk with SHORT_ANSWER, then closes (new tunnels per second). */
+  readonly answer: number;
   /** Echoes and stays open (idle tunnels). */
   readonly hold: number;
   /** HTTP/1.1 keep-alive, a fixed 128-byte 200 (absolute-form requests). */
   readonly http: number;
 }
+
+/** An HTTP response with a 1 KiB body: what a new tunnel's one request gets back. */
+export const SHORT_ANSWER = Buffer.from(
+  'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1024\r\nConnection: close\r\n\r\n' +
+    'x'.repeat(1024),
+);
 
 export interface Origin {
   readonly ports: OriginPorts;

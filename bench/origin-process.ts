@@ -4,7 +4,7 @@
  * over IPC. Run only by `loopback-origin.ts`.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import type { OriginPorts } from './loopback-origin.js';
+import { SHORT_ANSWER, type OriginPorts } from './loopback-origin.js';
 
 const CHUNK = Buffer.alloc(64 * 1024, 0x61);
 /** The body of every HTTP answer: small, so the figures are about the proxy, not the bytes. */
@@ -31,10 +31,10 @@ function source(socket: Socket): void {
   pump();
 }
 
-/** Echo, then close first: the TIME_WAIT stays on the server side, not on a client's port. */
-function echoThenClose(socket: Socket): void {
+/** Answer, then close first: the TIME_WAIT stays on the server side, not on a client's port. */
+function answerThenClose(socket: Socket): void {
   quiet(socket);
-  socket.once('data', (data: Buffer) => socket.end(data));
+  socket.once('data', () => socket.end(SHORT_ANSWER));
 }
 
 /** Hold: echoes whatever arrives and never closes (the idle tunnels' far end). */
@@ -75,15 +75,15 @@ function portOf(server: Server): number {
   return address.port;
 }
 
-const [sourceServer, echoServer, holdServer, httpServer] = await Promise.all([
+const [sourceServer, answerServer, holdServer, httpServer] = await Promise.all([
   listen(source),
-  listen(echoThenClose),
+  listen(answerThenClose),
   listen(hold),
   listen(http),
 ]);
 const ports: OriginPorts = {
   source: portOf(sourceServer),
-  echo: portOf(echoServer),
+  answer: portOf(answerServer),
   hold: portOf(holdServer),
   http: portOf(httpServer),
 };

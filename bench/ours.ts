@@ -1,8 +1,8 @@
 /**
- * Starts this repository's proxy (`proxy-app/dist/proxy.js`, built by `npm run build`) on
- * loopback with a config that admits the origin, and stops it by PID.
+ * Starts this repository's proxy (`proxy-app/dist/proxy.js`, built by `npm run build`, or another
+ * build of it) on loopback with a config that admits the origin, and stops it by PID.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,10 +23,20 @@ export interface OurProxyOptions {
   readonly origin: OriginPorts;
   readonly logLevel: 'info' | 'warn';
   readonly workers: number | 'auto';
+  /** The Node.js binary that runs it, and flags for it (the workers inherit them). */
+  readonly node: string;
+  readonly nodeArgs: readonly string[];
+  /** The bundle to run: PROXY_JS unless comparing another build. */
+  readonly js: string;
+}
+
+/** `node --version` of a Node.js binary, e.g. `v22.12.0`. */
+export function nodeVersion(node: string): string {
+  return execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
 }
 
 export async function startOurProxy(options: OurProxyOptions): Promise<RunningProxy> {
-  if (!existsSync(PROXY_JS)) throw new Error(`${PROXY_JS} is missing: run \`npm run build\` first`);
+  if (!existsSync(options.js)) throw new Error(`${options.js} is missing: run \`npm run build\` first`);
   const [port, health, metrics] = [await freePort(), await freePort(), await freePort()];
   const { origin } = options;
   const config = {
@@ -34,7 +44,7 @@ export async function startOurProxy(options: OurProxyOptions): Promise<RunningPr
     health: { host: '127.0.0.1', port: health },
     metrics: { host: '127.0.0.1', port: metrics },
     allow: ['localhost'],
-    allowPorts: [origin.source, origin.echo, origin.hold, origin.http],
+    allowPorts: [origin.source, origin.answer, origin.hold, origin.http],
     allowCidrs: ['127.0.0.0/8'],
     log: { level: options.logLevel },
   };
@@ -44,7 +54,7 @@ export async function startOurProxy(options: OurProxyOptions): Promise<RunningPr
   const stderrFile = join(options.dir, 'stderr.log');
   const out = openSync(stdoutFile, 'w');
   const err = openSync(stderrFile, 'w');
-  const child = spawn(process.execPath, [PROXY_JS, '--config', configFile], {
+  const child = spawn(options.node, [...options.nodeArgs, options.js, '--config', configFile], {
     stdio: ['ignore', out, err],
   });
   closeSync(out);
@@ -76,10 +86,11 @@ export async function startOurProxy(options: OurProxyOptions): Promise<RunningPr
     pid,
     logDir: options.dir,
     stop: async () => {
-      // The workloads close their sockets first, so the drain is immediate; a short grace, then KILL.
+      // The workloads close their sockets first, so the drain is immediate; a grace (profiles are
+      // written at exit), then KILL.
       const tree = processTree(pid);
       signalEach([pid], 'SIGTERM');
-      if (!(await waitGone(tree, 3_000))) signalEach(tree, 'SIGKILL');
+      if (!(await waitGone(tree, 10_000))) signalEach(tree, 'SIGKILL');
       await waitGone(tree, 3_000);
     },
   };

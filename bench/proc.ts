@@ -45,14 +45,29 @@ export function processTree(root: number): number[] {
   return tree;
 }
 
-/** Resident set size of the whole tree, KiB (VmRSS of each process, summed). */
-export function treeRssKiB(root: number): number {
+/** A `kB` field of a /proc file (`status`, `smaps_rollup`), summed over the whole tree. */
+function sumOverTree(root: number, file: string, field: string): number {
+  const pattern = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm');
   let total = 0;
   for (const pid of processTree(root)) {
-    const match = /^VmRSS:\s+(\d+) kB$/m.exec(readOrNull(`/proc/${pid}/status`) ?? '');
+    const match = pattern.exec(readOrNull(`/proc/${pid}/${file}`) ?? '');
     if (match) total += Number(match[1]);
   }
   return total;
+}
+
+/** Resident set size of the whole tree, KiB (VmRSS of each process, summed). */
+export function treeRssKiB(root: number): number {
+  return sumOverTree(root, 'status', 'VmRSS');
+}
+
+/**
+ * Proportional set size of the whole tree, KiB: each page shared by n processes counts 1/n, so
+ * the Node binary's text, mapped by every Node process on the machine, is not counted once per
+ * worker as RSS counts it.
+ */
+export function treePssKiB(root: number): number {
+  return sumOverTree(root, 'smaps_rollup', 'Pss');
 }
 
 /** The median of a few RSS samples `gapMs` apart, so one allocation burst does not decide it. */

@@ -1,4 +1,8 @@
-/** The side-by-side table: one line per figure, the ratios, and whether each target holds. */
+/**
+ * The side-by-side table: one line per figure (the median of the repeats, with how far they
+ * spread), our proxy's ratio to the better squid, and whether each target holds.
+ */
+import { halfSpread, median } from './stats.js';
 
 export type Better = 'higher' | 'lower';
 
@@ -6,60 +10,79 @@ export interface Line {
   readonly label: string;
   readonly unit: string;
   readonly better: Better;
-  /** Figure per column name; null where it does not apply (e.g. memory of `direct`). */
-  readonly values: Readonly<Record<string, number | null>>;
-  /** `squid`: ours must be at least as good as squid. `max`: ours must stay under `limit`. */
+  /** One figure per repeat, per column name; empty or missing where it does not apply. */
+  readonly values: Readonly<Record<string, readonly number[]>>;
+  /** `squid`: ours at least as good as the better squid. `max`: ours under `limit`. */
   readonly target?: { readonly kind: 'squid' } | { readonly kind: 'max'; readonly limit: number };
 }
 
-const OURS = 'ours';
-const SQUID = 'squid';
-const DIRECT = 'direct';
+/** Which column is judged, and which are the references it is judged against. */
+export interface Judged {
+  readonly ours: string;
+  readonly references: readonly string[];
+}
 
-function format(value: number | null | undefined): string {
-  if (value === null || value === undefined || Number.isNaN(value)) return '-';
+function format(value: number): string {
+  if (Number.isNaN(value)) return '-';
   if (Math.abs(value) >= 1_000) return Math.round(value).toLocaleString('en-US');
   if (Math.abs(value) >= 100) return value.toFixed(0);
   if (Math.abs(value) >= 10) return value.toFixed(1);
   return value.toFixed(2);
 }
 
-function ratio(a: number | null | undefined, b: number | null | undefined): string {
-  if (a === null || a === undefined || b === null || b === undefined || b === 0) return '-';
-  if (Number.isNaN(a) || Number.isNaN(b)) return '-';
-  return `${(a / b).toFixed(2)}x`;
+function cell(values: readonly number[] | undefined): string {
+  const figure = format(median(values ?? []));
+  const spread = halfSpread(values ?? []);
+  return Number.isNaN(spread) ? figure : `${figure} ±${Math.round(spread * 100)}%`;
 }
 
-function verdict(line: Line): string {
-  const ours = line.values[OURS];
-  if (!line.target || ours === null || ours === undefined) return '';
+function figureOf(line: Line, column: string): number {
+  return median(line.values[column] ?? []);
+}
+
+/** The better of the reference columns on this line (NaN if none has a figure). */
+function bestReference(line: Line, judged: Judged): number {
+  const figures = judged.references.map((name) => figureOf(line, name)).filter(Number.isFinite);
+  if (figures.length === 0) return Number.NaN;
+  return line.better === 'higher' ? Math.max(...figures) : Math.min(...figures);
+}
+
+function ratio(line: Line, judged: Judged): string {
+  const ours = figureOf(line, judged.ours);
+  const best = bestReference(line, judged);
+  if (!Number.isFinite(ours) || !Number.isFinite(best) || best === 0) return '-';
+  return `${(ours / best).toFixed(2)}x`;
+}
+
+function verdict(line: Line, judged: Judged): string {
+  const ours = figureOf(line, judged.ours);
+  if (!line.target || Number.isNaN(ours)) return '';
   if (line.target.kind === 'max') return ours < line.target.limit ? `yes (< ${line.target.limit})` : 'NO';
-  const squid = line.values[SQUID];
-  if (squid === null || squid === undefined) return 'n/a (no squid)';
-  const holds = line.better === 'higher' ? ours >= squid : ours <= squid;
+  const best = bestReference(line, judged);
+  if (Number.isNaN(best)) return 'n/a (no squid)';
+  const holds = line.better === 'higher' ? ours >= best : ours <= best;
   return holds ? 'yes' : 'NO';
 }
 
 /** Renders the lines as a fixed-width text table (also valid inside a Markdown code block). */
-export function renderTable(columns: readonly string[], lines: readonly Line[]): string {
-  const header = ['figure', ...columns, 'ours/squid', 'ours/direct', 'target holds'];
+export function renderTable(columns: readonly string[], lines: readonly Line[], judged: Judged): string {
+  const header = ['figure', ...columns, `${judged.ours}/best squid`, 'target holds'];
   const rows = lines.map((line) => [
     `${line.label} (${line.unit}, ${line.better} is better)`,
-    ...columns.map((column) => format(line.values[column])),
-    ratio(line.values[OURS], line.values[SQUID]),
-    ratio(line.values[OURS], line.values[DIRECT]),
-    verdict(line),
+    ...columns.map((column) => cell(line.values[column])),
+    ratio(line, judged),
+    verdict(line, judged),
   ]);
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]!.length)));
   const render = (cells: readonly string[]): string =>
     cells
-      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+      .map((text, i) => (i === 0 ? text.padEnd(widths[i]!) : text.padStart(widths[i]!)))
       .join('  ')
       .trimEnd();
   return [render(header), render(widths.map((width) => '-'.repeat(width))), ...rows.map(render)].join('\n');
 }
 
-/** One line per target that failed, for the summary under the table. */
-export function failures(lines: readonly Line[]): string[] {
-  return lines.filter((line) => verdict(line) === 'NO').map((line) => line.label);
+/** One entry per target that failed, for the summary under the table. */
+export function failures(lines: readonly Line[], judged: Judged): string[] {
+  return lines.filter((line) => verdict(line, judged) === 'NO').map((line) => line.label);
 }

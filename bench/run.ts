@@ -1,90 +1,54 @@
 /**
- * `npm run bench`: this proxy beside direct connections and squid, on loopback, in one run.
- * Workloads run one after the other; within each, every target gets the same window in turn, so
- * machine noise hits them alike. Prints a table of figures, ratios and targets.
+ * `npm run bench`: this proxy beside direct connections and squid (one worker, and one per core),
+ * on loopback, in one run. Every workload runs `--repeat` rounds; within a round every target gets
+ * the same window in turn (the order rotating each round), so machine noise hits them alike.
+ * Prints a table of medians, ratios to the better squid, and targets.
  */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { cpuLines, rateLines, type RunResults, type Runs } from './lines.js';
 import { startOrigin, type Origin } from './loopback-origin.js';
-import { startOurProxy } from './ours.js';
-import { renderTable, failures, type Line } from './report.js';
+import { parseOptions, type BenchOptions, type Workload } from './options.js';
+import { nodeVersion, startOurProxy } from './ours.js';
+import { settledRssKiB, treePssKiB } from './proc.js';
+import { failures, renderTable, type Judged } from './report.js';
 import { findSquid, squidVersion, startSquid } from './squid.js';
-import type { Window } from './stats.js';
 import { DIRECT, type RunningProxy, type Target } from './target.js';
 import { idleMemory } from './workloads/idle-memory.js';
 import { newTunnels } from './workloads/new-tunnels.js';
 import { requests } from './workloads/requests.js';
 import { throughput } from './workloads/throughput.js';
 
-const { values: args } = parseArgs({
-  options: {
-    duration: { type: 'string', default: '5' },
-    warmup: { type: 'string', default: '1' },
-    connections: { type: 'string', default: '64' },
-    concurrency: { type: 'string', default: '16' },
-    'idle-tunnels': { type: 'string', default: '2000' },
-    workers: { type: 'string', default: 'auto' },
-    'no-squid': { type: 'boolean', default: false },
-    'no-warn': { type: 'boolean', default: false },
-    'keep-logs': { type: 'boolean', default: false },
-    help: { type: 'boolean', default: false },
-  },
-});
-
-if (args.help) {
-  process.stdout.write(
-    [
-      'npm run bench -- [options]',
-      '  --duration S       measured seconds per target and workload (5)',
-      '  --warmup S         unmeasured seconds before each (1)',
-      '  --connections N    keep-alive clients for absolute-form requests (64)',
-      '  --concurrency N    parallel loops opening new tunnels (16)',
-      '  --idle-tunnels N   tunnels held open for the memory figure (2000)',
-      '  --workers N|auto   our proxy workers, and squid SMP workers (auto = one per core)',
-      '  --no-squid         skip squid even if it is installed',
-      '  --no-warn          skip the extra run of our proxy at log level "warn"',
-      '  --keep-logs        keep the temp dir with configs and logs',
-      '',
-    ].join('\n'),
-  );
-  process.exit(0);
-}
-
-const positive = (name: string, text: string): number => {
-  const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
-  if (name !== 'duration' && name !== 'warmup' && !Number.isInteger(value))
-    throw new Error(`--${name} must be a whole number`);
-  return value;
-};
-const window: Window = {
-  warmupMs: positive('warmup', args.warmup) * 1_000,
-  durationMs: positive('duration', args.duration) * 1_000,
-};
-const connections = positive('connections', args.connections);
-const concurrency = positive('concurrency', args.concurrency);
-const idleTunnels = positive('idle-tunnels', args['idle-tunnels']);
-const workers = args.workers === 'auto' ? availableParallelism() : positive('workers', args.workers);
+/** Upper bounds for the watchdog: a run that takes longer than these add up to is stuck. */
+const START_BOUND_S = 30;
+const MEMORY_BOUND_S = 60;
+const WINDOW_SLACK_S = 20;
 
 const log = (message: string): void => void process.stderr.write(`${message}\n`);
+const out = (text = ''): void => void process.stdout.write(`${text}\n`);
+const loadAverage = (): string =>
+  loadavg()
+    .map((value) => value.toFixed(2))
+    .join(' ');
 
 const root = mkdtempSync(join(tmpdir(), 'egress-bench-'));
 // Squid drops root for its own user, which must reach its directory inside this one.
 chmodSync(root, 0o711);
 const dir = (name: string): string => {
-  const path = join(root, name);
+  const path = join(root, name.replace(/[^a-z0-9]+/gi, '-'));
   mkdirSync(path);
   return path;
 };
 let origin: Origin | undefined;
 const proxies: RunningProxy[] = [];
+let keepLogs = false;
 
 async function shutdown(): Promise<void> {
   await Promise.allSettled(proxies.map((proxy) => proxy.stop()));
   await origin?.stop();
-  if (args['keep-logs']) log(`configs and logs kept in ${root}`);
+  if (keepLogs) log(`configs and logs kept in ${root}`);
   else rmSync(root, { recursive: true, force: true });
 }
 process.once('SIGINT', () => {
@@ -92,231 +56,161 @@ process.once('SIGINT', () => {
   void shutdown().finally(() => process.exit(130));
 });
 
-async function main(): Promise<void> {
-  let squidBinary = args['no-squid'] ? null : findSquid();
-  const squid = squidBinary ? squidVersion(squidBinary) : null;
-  let squidSkipped: string | null = args['no-squid']
-    ? 'squid skipped (--no-squid), so no ratios to squid.'
-    : squidBinary
-      ? null
-      : 'squid skipped: not on PATH, so no ratios to squid. Install it to compare: apt-get install -y squid';
-  const started = Date.now();
-
-  origin = await startOrigin();
-  const { ports } = origin;
-  const ours = await startOurProxy({
-    name: 'ours',
-    dir: dir('ours'),
-    origin: ports,
-    logLevel: 'info',
-    workers,
-  });
-  proxies.push(ours);
-  if (!args['no-warn']) {
+/** Starts our variants and the squids; returns a note for each squid that could not run. */
+async function startProxies(options: BenchOptions, ports: Origin['ports']): Promise<string[]> {
+  for (const variant of options.variants) {
     proxies.push(
-      await startOurProxy({
-        name: 'ours (warn)',
-        dir: dir('ours-warn'),
-        origin: ports,
-        logLevel: 'warn',
-        workers,
-      }),
+      await startOurProxy({ ...variant, dir: dir(variant.name), origin: ports, workers: options.workers }),
     );
   }
-  if (squidBinary) {
+  if (!options.squid) return ['squid skipped (--no-squid), so no ratios to squid.'];
+  const binary = findSquid();
+  if (!binary) return ['squid skipped: not on PATH. Install it to compare: apt-get install -y squid'];
+  const notes: string[] = [];
+  for (const workers of new Set([1, options.workers])) {
+    const name = `squid ${workers}w`;
     try {
-      proxies.push(await startSquid({ binary: squidBinary, dir: dir('squid'), origin: ports, workers }));
+      proxies.push(await startSquid({ name, binary, dir: dir(name), origin: ports, workers }));
     } catch (error) {
-      squidSkipped = `squid skipped: it did not start (${(error as Error).message.trim()})`;
-      squidBinary = null;
+      notes.push(`${name} skipped: it did not start (${(error as Error).message.trim()})`);
     }
   }
+  return notes;
+}
+
+function watchdog(options: BenchOptions, targets: number): NodeJS.Timeout {
+  const { window, repeat, workloads } = options;
+  const rounds = [...workloads].filter((workload) => workload !== 'memory').length * repeat * targets;
+  const boundS =
+    proxies.length * START_BOUND_S +
+    (workloads.has('memory') ? MEMORY_BOUND_S + (2 * options.idleSettleMs) / 1_000 : 0) +
+    rounds * ((window.warmupMs + window.durationMs) / 1_000 + WINDOW_SLACK_S);
+  return setTimeout(() => {
+    log(`the run took longer than its bound (${Math.round(boundS)} s); stopping`);
+    void shutdown().finally(() => process.exit(1));
+  }, boundS * 1_000);
+}
+
+async function main(options: BenchOptions): Promise<void> {
+  const started = Date.now();
+  origin = await startOrigin();
+  const { ports } = origin;
+  const notes = await startProxies(options, ports);
   const targets: Target[] = [DIRECT, ...proxies];
   const columns = targets.map((target) => target.name);
+  const squids = proxies.filter((proxy) => proxy.name.startsWith('squid')).map((proxy) => proxy.name);
+  const judged: Judged = { ours: 'ours', references: squids };
+  const timer = watchdog(options, targets.length);
 
+  const squidBinary = findSquid();
   const machine = [
     `machine: ${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), Linux ${release()}`,
-    `node ${process.version}; squid ${squid ?? 'not installed'}; our proxy: ${workers} workers, access log ` +
-      `at "info" to a file${args['no-warn'] ? '' : ' ("ours (warn)": same proxy, log level "warn")'}; ` +
-      (squidBinary ? `squid: ${workers} SMP workers, no cache, access log to a file` : ''),
-    `each figure: ${window.warmupMs / 1_000} s warm-up, then ${window.durationMs / 1_000} s measured; ` +
-      `load average at start ${loadavg()
-        .map((value) => value.toFixed(2))
-        .join(' ')}`,
+    `bench, client and origin: node ${process.version}; ` +
+      options.variants
+        .map(
+          (v) =>
+            `${v.name}: node ${nodeVersion(v.node)}${v.nodeArgs.length ? ` ${v.nodeArgs.join(' ')}` : ''}`,
+        )
+        .join('; ') +
+      `; ${options.workers} workers, log level per column (ours: "info", access log to a file)`,
+    `squid ${squidBinary ? squidVersion(squidBinary) : 'not installed'}: ${squids.join(', ') || 'none'} ` +
+      '(SMP workers), no cache, access log to a file',
+    `each figure: median of ${options.repeat} rounds, each ${options.window.warmupMs / 1_000} s warm-up then ` +
+      `${options.window.durationMs / 1_000} s measured; ±x% is half the range of the rounds; ` +
+      `load average at start ${loadAverage()}`,
   ];
-  for (const line of machine) log(line);
-  if (squidSkipped) log(squidSkipped);
+  for (const line of [...machine, ...notes]) log(line);
 
-  const byTarget = async <R>(workload: string, run: (target: Target) => Promise<R>, only = targets) => {
-    const results: Record<string, R> = {};
-    for (const target of only) {
-      log(`  ${workload}: ${target.name} ...`);
-      results[target.name] = await run(target);
-    }
-    return results;
+  await sleep(1_000);
+  const freshKiB: Record<string, number> = {};
+  const freshPssKiB: Record<string, number> = {};
+  for (const proxy of proxies) {
+    freshKiB[proxy.name] = await settledRssKiB(proxy.pid);
+    freshPssKiB[proxy.name] = treePssKiB(proxy.pid);
+  }
+
+  const results: RunResults = {
+    bulk1: {},
+    bulk8: {},
+    tunnels: {},
+    requests: {},
+    memory: {},
+    freshKiB,
+    afterKiB: {},
+    freshPssKiB,
   };
-  const pick = <R>(results: Record<string, R>, value: (result: R) => number | null) =>
-    Object.fromEntries(Object.entries(results).map(([name, result]) => [name, value(result)]));
-
   // Memory first, while the proxies are fresh and nothing else has grown their heaps.
-  const memory = await byTarget(
-    'idle tunnels',
-    (target) => idleMemory(target, ports.hold, idleTunnels),
-    proxies,
-  );
-  const single = await byTarget('throughput, 1 stream', (target) =>
-    throughput(target, ports.source, 1, window),
-  );
-  const eight = await byTarget('throughput, 8 streams', (target) =>
-    throughput(target, ports.source, 8, window),
-  );
-  const opened = await byTarget('new tunnels', (target) =>
-    newTunnels(target, ports.echo, concurrency, window),
-  );
-  const served = await byTarget('requests', (target) => requests(target, ports.http, connections, window));
-
-  const lines: Line[] = [
-    {
-      label: 'CONNECT throughput, 1 stream',
-      unit: 'MB/s',
-      better: 'higher',
-      target: { kind: 'squid' },
-      values: pick(single, (r) => r.mbPerSecond),
-    },
-    {
-      label: 'CONNECT throughput, 8 streams',
-      unit: 'MB/s',
-      better: 'higher',
-      target: { kind: 'squid' },
-      values: pick(eight, (r) => r.mbPerSecond),
-    },
-    {
-      label: `new tunnels, ${concurrency} loops`,
-      unit: '/s',
-      better: 'higher',
-      target: { kind: 'squid' },
-      values: pick(opened, (r) => r.perSecond),
-    },
-    {
-      label: 'CONNECT->200 p50',
-      unit: 'ms',
-      better: 'lower',
-      values: pick(opened, (r) => r.setup.percentile(50)),
-    },
-    {
-      label: 'CONNECT->200 p99',
-      unit: 'ms',
-      better: 'lower',
-      target: { kind: 'squid' },
-      values: pick(opened, (r) => r.setup.percentile(99)),
-    },
-    {
-      label: 'echo in new tunnel p50',
-      unit: 'ms',
-      better: 'lower',
-      values: pick(opened, (r) => r.echo.percentile(50)),
-    },
-    {
-      label: 'echo in new tunnel p99',
-      unit: 'ms',
-      better: 'lower',
-      values: pick(opened, (r) => r.echo.percentile(99)),
-    },
-    {
-      label: `absolute-form requests, ${connections} conns`,
-      unit: '/s',
-      better: 'higher',
-      target: { kind: 'squid' },
-      values: pick(served, (r) => r.perSecond),
-    },
-    {
-      label: 'request p50',
-      unit: 'ms',
-      better: 'lower',
-      values: pick(served, (r) => r.latency.percentile(50)),
-    },
-    {
-      label: 'request p99',
-      unit: 'ms',
-      better: 'lower',
-      target: { kind: 'squid' },
-      values: pick(served, (r) => r.latency.percentile(99)),
-    },
-    {
-      label: `memory per idle tunnel (${idleTunnels})`,
-      unit: 'KiB',
-      better: 'lower',
-      target: { kind: 'max', limit: 10 },
-      values: { direct: null, ...pick(memory, (r) => r.kibPerTunnel) },
-    },
+  if (options.workloads.has('memory')) {
+    log(
+      `  idle tunnels: every proxy at once, ${options.idleSettleMs / 1_000} s of quiet before each sample ...`,
+    );
+    Object.assign(
+      results.memory,
+      await idleMemory(proxies, ports.hold, options.idleTunnels, options.idleSettleMs),
+    );
+  }
+  const { window } = options;
+  const rounds: [Workload, string, Runs<unknown>, (target: Target) => Promise<unknown>][] = [
+    ['bulk1', 'CONNECT bulk, 1 stream', results.bulk1, (t) => throughput(t, ports.source, 1, window)],
+    ['bulk8', 'CONNECT bulk, 8 streams', results.bulk8, (t) => throughput(t, ports.source, 8, window)],
+    [
+      'tunnels',
+      'new tunnels',
+      results.tunnels,
+      (t) => newTunnels(t, ports.answer, options.concurrency, window),
+    ],
+    ['requests', 'requests', results.requests, (t) => requests(t, ports.http, options.connections, window)],
   ];
-  // CPU per unit of work: less sensitive to a busy machine than the rates above.
-  const perUnit = (cpuPercent: number | null, perSecond: number): number | null =>
-    cpuPercent === null || perSecond === 0 ? null : ((cpuPercent / 100) * 1e6) / perSecond;
-  const cpuLines: Line[] = [
-    {
-      label: 'proxy CPU per MB, 1 stream',
-      unit: 'us',
-      better: 'lower',
-      values: pick(single, (r) => perUnit(r.cpuPercent, r.mbPerSecond)),
-    },
-    {
-      label: 'proxy CPU per MB, 8 streams',
-      unit: 'us',
-      better: 'lower',
-      values: pick(eight, (r) => perUnit(r.cpuPercent, r.mbPerSecond)),
-    },
-    {
-      label: 'proxy CPU per new tunnel',
-      unit: 'us',
-      better: 'lower',
-      values: pick(opened, (r) => perUnit(r.cpuPercent, r.perSecond)),
-    },
-    {
-      label: 'proxy CPU per request',
-      unit: 'us',
-      better: 'lower',
-      values: pick(served, (r) => perUnit(r.cpuPercent, r.perSecond)),
-    },
-    {
-      label: 'proxy CPU during requests',
-      unit: '% of one core',
-      better: 'lower',
-      values: pick(served, (r) => r.cpuPercent),
-    },
-  ];
+  for (let round = 0; round < options.repeat; round++) {
+    const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
+    for (const [workload, title, runs, run] of rounds) {
+      if (!options.workloads.has(workload)) continue;
+      for (const target of order) {
+        log(`  round ${round + 1}/${options.repeat}, ${title}: ${target.name} ...`);
+        (runs[target.name] ??= []).push(await run(target));
+      }
+    }
+  }
+  await sleep(2_000);
+  for (const proxy of proxies) results.afterKiB[proxy.name] = await settledRssKiB(proxy.pid);
+  clearTimeout(timer);
 
-  const out = (text = ''): void => void process.stdout.write(`${text}\n`);
+  const lines = rateLines(results, options);
+  const cpu = cpuLines(results);
   out();
   for (const line of machine) out(line);
   out();
-  out(renderTable(columns, lines));
+  out(renderTable(columns, lines, judged));
   out();
-  out(renderTable(columns, cpuLines));
+  out(renderTable(columns, cpu, judged));
   out();
-  const errors = (name: string, results: Record<string, { errors: number }>) =>
-    `${name}: ${Object.entries(results)
-      .map(([target, result]) => `${target} ${result.errors}`)
+  const errors = (name: string, runs: Runs<{ errors: number }>): string =>
+    `${name}: ${Object.entries(runs)
+      .map(([target, list]) => `${target} ${list.reduce((sum, r) => sum + r.errors, 0)}`)
       .join(', ')}`;
-  out(`errors (excluded from the figures) - ${errors('new tunnels', opened)}; ${errors('requests', served)}`);
   out(
-    `RSS of the process tree, idle -> with ${idleTunnels} tunnels (KiB): ` +
-      Object.entries(memory)
-        .map(([name, r]) => `${name} ${r.baselineKiB} -> ${r.loadedKiB}`)
-        .join('; '),
+    `errors (excluded from the figures) - ${errors('new tunnels', results.tunnels)}; ${errors('requests', results.requests)}`,
   );
-  if (squidSkipped) out(squidSkipped);
-  const missed = failures(lines);
+  if (options.workloads.has('memory')) {
+    out(
+      `RSS of the process tree, idle after a warm-up -> with ${options.idleTunnels} tunnels (KiB): ` +
+        Object.entries(results.memory)
+          .map(([name, r]) => `${name} ${r.baselineKiB} -> ${r.loadedKiB}`)
+          .join('; '),
+    );
+  }
+  for (const note of notes) out(note);
+  const missed = failures([...lines, ...cpu], judged);
   out(missed.length ? `targets missed: ${missed.join('; ')}` : 'all targets hold.');
-  out(
-    `load average at end ${loadavg()
-      .map((value) => value.toFixed(2))
-      .join(' ')}; took ${Math.round((Date.now() - started) / 1_000)} s`,
-  );
+  out(`load average at end ${loadAverage()}; took ${Math.round((Date.now() - started) / 1_000)} s`);
 }
 
 try {
-  await main();
+  const options = parseOptions(process.argv.slice(2));
+  if (options) {
+    keepLogs = options.keepLogs;
+    await main(options);
+  }
 } finally {
   await shutdown();
 }

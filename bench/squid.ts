@@ -27,10 +27,12 @@ export function squidVersion(binary: string): string {
 }
 
 export interface SquidOptions {
+  /** Column heading. */
+  readonly name: string;
   readonly binary: string;
   readonly dir: string;
   readonly origin: OriginPorts;
-  /** SMP kids; 1 runs squid without SMP. */
+  /** SMP workers; 1 is squid without SMP (a master and one kid). */
   readonly workers: number;
 }
 
@@ -42,7 +44,7 @@ export function squidConf(port: number, options: SquidOptions): string {
     // A forward proxy, not a cache: nothing stored, in memory or on disk.
     'cache deny all',
     'cache_mem 0 MB',
-    `acl origin_ports port ${origin.source} ${origin.echo} ${origin.hold} ${origin.http}`,
+    `acl origin_ports port ${origin.source} ${origin.answer} ${origin.hold} ${origin.http}`,
     'acl CONNECT method CONNECT',
     'http_access deny !origin_ports',
     'http_access deny CONNECT !origin_ports',
@@ -70,9 +72,13 @@ export async function startSquid(options: SquidOptions): Promise<RunningProxy> {
   const outFile = join(dir, 'squid.out');
   const out = openSync(outFile, 'w');
   // A service name of our own keeps our SMP sockets and shared memory apart from any other squid.
-  const child = spawn(options.binary, ['--foreground', '-n', `bench${process.pid}`, '-f', confFile], {
-    stdio: ['ignore', out, out],
-  });
+  const child = spawn(
+    options.binary,
+    ['--foreground', '-n', `bench${process.pid}w${options.workers}`, '-f', confFile],
+    {
+      stdio: ['ignore', out, out],
+    },
+  );
   closeSync(out);
   const pid = child.pid!;
   let exited = false;
@@ -95,7 +101,7 @@ export async function startSquid(options: SquidOptions): Promise<RunningProxy> {
   }
 
   return {
-    name: 'squid',
+    name: options.name,
     proxyPort: port,
     pid,
     logDir: dir,

@@ -7,6 +7,8 @@ import type { Target } from '../target.js';
 
 const END_OF_HEAD = Buffer.from('\r\n\r\n');
 const MAX_HEAD_BYTES = 8_192;
+/** A proxy that never answers fails the dial instead of hanging the run. */
+export const DIAL_TIMEOUT_MS = 10_000;
 
 export interface Dialled {
   readonly socket: Socket;
@@ -23,16 +25,23 @@ export function dial(target: Target, originPort: number): Promise<Dialled> {
   const port = target.proxyPort ?? originPort;
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port, noDelay: true });
+    const timer = setTimeout(
+      () => fail(new Error(`${target.name}: no tunnel within ${DIAL_TIMEOUT_MS} ms`)),
+      DIAL_TIMEOUT_MS,
+    );
     const fail = (error: Error): void => {
+      clearTimeout(timer);
       socket.destroy();
       reject(error);
     };
+    const established = (head: Buffer): void => {
+      clearTimeout(timer);
+      socket.off('error', fail);
+      resolve({ socket, head, startedAt, establishedAt: performance.now() });
+    };
     socket.once('error', fail);
     if (target.proxyPort === null) {
-      socket.once('connect', () => {
-        socket.off('error', fail);
-        resolve({ socket, head: Buffer.alloc(0), startedAt, establishedAt: performance.now() });
-      });
+      socket.once('connect', () => established(Buffer.alloc(0)));
       return;
     }
     socket.write(`CONNECT 127.0.0.1:${originPort} HTTP/1.1\r\nHost: 127.0.0.1:${originPort}\r\n\r\n`);
@@ -51,14 +60,8 @@ export function dial(target: Target, originPort: number): Promise<Dialled> {
         fail(new Error(`${target.name}: CONNECT answered "${statusLine}"`));
         return;
       }
-      socket.off('error', fail);
       socket.pause();
-      resolve({
-        socket,
-        head: received.subarray(end + END_OF_HEAD.length),
-        startedAt,
-        establishedAt: performance.now(),
-      });
+      established(received.subarray(end + END_OF_HEAD.length));
     };
     const onEnd = (): void => fail(new Error(`${target.name}: closed before answering CONNECT`));
     socket.on('data', onData);

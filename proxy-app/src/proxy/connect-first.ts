@@ -1,4 +1,4 @@
-import { connect, type Socket } from 'node:net';
+import { connect, type OnReadOpts, type Socket } from 'node:net';
 import { formatIp, type IpBytes } from '../policy/ip.js';
 
 /** RFC 8305's Connection Attempt Delay: the next address gets its try after this at the latest. */
@@ -17,12 +17,14 @@ export class ConnectFailed extends Error {
  * describes: families alternate (starting with the first address's), each attempt starts
  * ATTEMPT_DELAY_MS after the previous one or as soon as it fails, earlier attempts keep running,
  * and the first connection wins while the others are closed. So a dead first address costs a
- * head start, not the whole budget. Nothing outlives `timeoutMs`.
+ * head start, not the whole budget. Nothing outlives `timeoutMs`. With `onread`, the sockets read
+ * through it and come back paused: nothing is read until the caller resumes the winner.
  */
 export function connectFirst(
   addresses: readonly IpBytes[],
   port: number,
   timeoutMs: number,
+  onread?: OnReadOpts,
 ): Promise<Socket> {
   const order = alternateFamilies(addresses).map(formatIp);
   return new Promise((resolve, reject) => {
@@ -49,7 +51,8 @@ export function connectFirst(
       clearTimeout(stagger);
       const index = attempts.length;
       if (settled || index === order.length) return;
-      const socket = connect({ host: order[index], port, allowHalfOpen: true, noDelay: true });
+      const socket = connect({ host: order[index], port, allowHalfOpen: true, noDelay: true, onread });
+      if (onread) socket.pause();
       attempts.push(socket);
       outcomes[index] = `${order[index]}: timed out`;
       socket.once('connect', () => settle(socket));

@@ -1,5 +1,5 @@
 import type { Logger } from '../log/logger.js';
-import { metrics } from './metrics.js';
+import { countExchange, counts } from './metrics.js';
 import type { ProxyError } from './errors.js';
 
 export interface ExchangeOutcome {
@@ -36,9 +36,9 @@ export class Exchange {
     if (this.done) return;
     this.done = true;
     const { decision, status, bytesUp = 0, bytesDown = 0, error } = outcome;
-    metrics.requests.inc({ kind: this.kind, decision, status });
-    if (bytesUp) metrics.bytes.inc({ direction: 'up' }, bytesUp);
-    if (bytesDown) metrics.bytes.inc({ direction: 'down' }, bytesDown);
+    countExchange(this.kind, decision, status);
+    counts.bytesUp += bytesUp;
+    counts.bytesDown += bytesDown;
     const line = {
       client: this.client,
       method: this.method,

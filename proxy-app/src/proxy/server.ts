@@ -6,7 +6,7 @@ import { ProxyError, type Reason } from './errors.js';
 import { Exchange } from './exchange.js';
 import { Forwarder } from './forward.js';
 import { claim, enqueue, interruptActive, MAX_PIPELINED } from './in-order.js';
-import { metrics } from './metrics.js';
+import { counts, metrics } from './metrics.js';
 import { handleConnect } from './tunnel.js';
 
 /** Parser errors that mean the message framing itself is untrustworthy. */
@@ -115,7 +115,7 @@ function admitConnections(server: Server, context: WorkerContext): void {
     `the proxy is at limits.maxConnections (${context.config.limits.maxConnections})`,
   );
   server.on('connection', (socket: Socket) => {
-    metrics.openConnections.inc();
+    counts.openConnections++;
     socket.once('close', countClosed);
     if (context.slots.take()) {
       admit(socket);
@@ -175,7 +175,7 @@ function refuseOnSocket(context: WorkerContext, socket: Socket, method: string, 
 }
 
 function countClosed(): void {
-  metrics.openConnections.dec();
+  counts.openConnections--;
 }
 
 function destroySelf(this: Socket): void {

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { UpstreamReader } from './upstream-reader.js';
 
 /** After a graceful close, sockets still open this long later are destroyed. */
 const CLOSE_GRACE_MS = 2_000;
@@ -14,9 +15,11 @@ export interface Relay {
 }
 
 /**
- * Relays bytes both ways until both directions have ended. Each side's FIN is passed on as a FIN
- * (half-close), so a client that finishes sending still gets the whole answer. An error or
- * `idleMs` without traffic on either socket tears both down.
+ * Relays bytes both ways until both directions have ended: client to upstream through 'data'
+ * events, upstream to client through `reader` (the upstream socket was opened with its
+ * `onread`). Each side's FIN is passed on as a FIN (half-close), so a client that finishes
+ * sending still gets the whole answer. An error or `idleMs` without traffic on either socket
+ * tears both down.
  *
  * Hand-written rather than `pipe()`: an idle tunnel is mostly listeners, and pipe's dozen
  * closures and `once` wrappers per direction were a third of a tunnel's heap.
@@ -24,6 +27,7 @@ export interface Relay {
 export function splice(
   client: Socket,
   upstream: Socket,
+  reader: UpstreamReader,
   head: Buffer,
   idleMs: number,
   onClosed: (bytesUp: number, bytesDown: number) => void,
@@ -60,9 +64,6 @@ export function splice(
     socket.setTimeout(idleMs);
     socket.on('timeout', onTimeout);
     socket.on('error', destroyBoth);
-    socket.on('data', (chunk: Buffer) => {
-      if (!peer.write(chunk)) socket.pause();
-    });
     peer.on('drain', () => socket.resume());
     socket.on('end', () => peer.end());
     socket.on('close', (hadError) => {
@@ -72,7 +73,12 @@ export function splice(
       else if (!peer.destroyed && !peer.writableEnded) peer.end();
     });
   }
+  client.on('data', (chunk: Buffer) => {
+    if (!upstream.write(chunk)) client.pause();
+  });
+  reader.relayTo(client);
   if (head.length > 0) upstream.write(head);
+  upstream.resume();
   // A client socket may arrive paused (it waited behind earlier pipelined requests).
   client.resume();
   return {

@@ -7,9 +7,10 @@ import { drainingError, type WorkerContext } from './context.js';
 import { asProxyError, ProxyError } from './errors.js';
 import { CLIENT_CLOSED_REQUEST, Exchange } from './exchange.js';
 import { checkFraming } from './framing.js';
-import { metrics } from './metrics.js';
+import { counts } from './metrics.js';
 import { openUpstream } from './upstream.js';
 import { splice } from './splice.js';
+import { UpstreamReader } from './upstream-reader.js';
 
 const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
 
@@ -26,6 +27,7 @@ export async function handleConnect(
   head: Buffer,
 ): Promise<void> {
   const exchange = new Exchange(context.logger, 'tunnel', client.remoteAddress ?? '', 'CONNECT');
+  const reader = new UpstreamReader();
   let upstream: Socket;
   try {
     const refusal = drainingError(context) ?? checkFraming(req);
@@ -35,7 +37,7 @@ export async function handleConnect(
     exchange.port = destination.port;
     const denial = context.policy.checkDestination(destination, clientAddress(client.remoteAddress));
     if (denial) throw ProxyError.fromDenial(denial);
-    upstream = await openUpstream(destination, client.remoteAddress ?? '', context.upstream);
+    upstream = await openUpstream(destination, client.remoteAddress ?? '', context.upstream, reader.onread);
   } catch (error) {
     const failure = asProxyError(error);
     if (client.destroyed) {
@@ -53,12 +55,19 @@ export async function handleConnect(
   }
   client.removeAllListeners('error');
   client.removeAllListeners('timeout');
-  metrics.openTunnels.inc();
+  counts.openTunnels++;
   client.write(ESTABLISHED);
-  const relay = splice(client, upstream, head, context.config.timeouts.idleMs, (bytesUp, bytesDown) => {
-    context.tunnels.delete(relay);
-    metrics.openTunnels.dec();
-    exchange.finish({ decision: 'allowed', status: 200, bytesUp, bytesDown });
-  });
+  const relay = splice(
+    client,
+    upstream,
+    reader,
+    head,
+    context.config.timeouts.idleMs,
+    (bytesUp, bytesDown) => {
+      context.tunnels.delete(relay);
+      counts.openTunnels--;
+      exchange.finish({ decision: 'allowed', status: 200, bytesUp, bytesDown });
+    },
+  );
   context.tunnels.add(relay);
 }

@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import type { OnReadOpts, Socket } from 'node:net';
 import type { IpBytes } from '../policy/ip.js';
 import type { Destination, Policy } from '../policy/policy.js';
 import { ConnectFailed, connectFirst } from './connect-first.js';
@@ -20,17 +20,19 @@ export interface UpstreamOptions {
  * second lookup, so no DNS-rebinding window), Happy Eyeballs style, all within `connectMs`.
  * A failure tells the client only that the destination could not be reached: whether it refused
  * or never answered, and at which address, is `detail` for the log (no port-scan oracle).
+ * `onread`: for a tunnel (see UpstreamReader); the socket then comes back paused.
  */
 export async function openUpstream(
   destination: Destination,
   client: string,
   options: UpstreamOptions,
+  onread?: OnReadOpts,
 ): Promise<Socket> {
   const started = performance.now();
   const addresses = await checkedAddresses(destination, client, started + options.connectMs, options);
   const remaining = started + options.connectMs - performance.now();
   try {
-    const socket = await connectFirst(addresses, destination.port, Math.max(remaining, 0));
+    const socket = await connectFirst(addresses, destination.port, Math.max(remaining, 0), onread);
     options.onConnected?.((performance.now() - started) / 1e3);
     return socket;
   } catch (error) {
