@@ -1,7 +1,7 @@
 /** The failures the drill injects, one at a time. */
 import type { Instance } from './instance.js';
 import { setInternet } from './network.js';
-import type { DrillOptions, ScenarioName } from './options.js';
+import type { DrillOptions, FaultScenario } from './options.js';
 import { BASE_POLICY, policyAllowing, type PolicyService } from './policy.js';
 import { rollOut, type RolloutObservation } from './rollout.js';
 import { FAKE_READY, FAKE_WAITING } from './servers/protocol.js';
@@ -13,7 +13,7 @@ export interface World {
 }
 
 export interface Fault {
-  readonly name: ScenarioName;
+  readonly name: FaultScenario;
   readonly title: string;
   /**
    * `replace`: one victim, expected to be detected and replaced. `hold`: a fleet-wide condition
@@ -36,7 +36,7 @@ export interface Expectation {
   readonly replaced: boolean;
 }
 
-export const EXPECTED: Readonly<Record<ScenarioName, Expectation>> = {
+export const EXPECTED: Readonly<Record<FaultScenario, Expectation>> = {
   'proxy-killed': { sidecarDetects: true, naive: 'yes', replaced: true },
   'proxy-hung': { sidecarDetects: true, naive: 'late', replaced: true },
   'fake-200': { sidecarDetects: true, naive: 'late', replaced: true },
@@ -49,7 +49,7 @@ export const EXPECTED: Readonly<Record<ScenarioName, Expectation>> = {
 
 const LAUNCH_MS = 10_000;
 
-export const FAULTS: Readonly<Record<ScenarioName, Fault>> = {
+export const FAULTS: Readonly<Record<FaultScenario, Fault>> = {
   'proxy-killed': {
     name: 'proxy-killed',
     title: 'proxy killed (SIGKILL, not restarted)',

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { must, waitFor } from './exec.js';
 import { LB_IP, NS } from './network.js';
-import type { HealthCheckTimings } from './options.js';
+import type { DrillFleet } from './options.js';
 import { spawnInNamespace, type NsProcess } from './processes.js';
 
 export const PROXY_PORT = 3128;
@@ -20,7 +20,7 @@ export const NAIVE_LB = { backend: 'be_naive', port: 3129 } as const;
 export type BackendName = typeof SIDECAR_LB.backend | typeof NAIVE_LB.backend;
 export const BACKENDS: readonly BackendName[] = [SIDECAR_LB.backend, NAIVE_LB.backend];
 
-export function renderConfig(socket: string, check: HealthCheckTimings): string {
+export function renderConfig(socket: string, fleet: DrillFleet): string {
   return `global
   stats socket ${socket} mode 600 level admin
   maxconn 4000
@@ -30,10 +30,11 @@ defaults
   # The NLB does not retry a refused connection on another target; neither do we.
   retries 0
   timeout connect 1s
-  timeout client 30s
-  timeout server 30s
+  # The listener's TCP idle timeout (tcp.idle_timeout.seconds), scaled.
+  timeout client ${fleet.tcpIdleTimeoutMs}ms
+  timeout server ${fleet.tcpIdleTimeoutMs}ms
   # HealthCheckTimeoutSeconds, scaled.
-  timeout check ${check.timeoutMs}ms
+  timeout check ${fleet.check.timeoutMs}ms
 
 frontend fe_sidecar
   bind ${LB_IP}:${SIDECAR_LB.port}
@@ -47,7 +48,7 @@ frontend fe_naive
 backend ${SIDECAR_LB.backend}
   balance roundrobin
   option httpchk
-  http-check send meth GET uri /healthcheck
+  http-check send meth GET uri ${fleet.check.path}
   http-check expect status 200
 
 # What a naive setup would do: a TCP connect to the proxy port.
@@ -57,8 +58,9 @@ backend ${NAIVE_LB.backend}
 }
 
 /** Per-server keywords (dynamic servers do not inherit default-server in HAProxy 2.6). */
-function serverArgs(backend: BackendName, check: HealthCheckTimings): string {
-  const common = `check inter ${check.intervalMs} fall ${check.unhealthyThreshold} rise ${check.healthyThreshold}`;
+function serverArgs(backend: BackendName, fleet: DrillFleet): string {
+  const { intervalMs, unhealthyThreshold, healthyThreshold } = fleet.check;
+  const common = `check inter ${intervalMs} fall ${unhealthyThreshold} rise ${healthyThreshold}`;
   // NLB default target_health_state.unhealthy.connection_termination = true: flows of an
   // unhealthy target are reset.
   const port = backend === SIDECAR_LB.backend ? ` port ${HEALTH_PORT}` : '';
@@ -69,16 +71,16 @@ export class HAProxy {
   private constructor(
     readonly process: NsProcess,
     private readonly socket: string,
-    private readonly check: HealthCheckTimings,
+    private readonly fleet: DrillFleet,
   ) {}
 
-  static async start(runDir: string, check: HealthCheckTimings): Promise<HAProxy> {
+  static async start(runDir: string, fleet: DrillFleet): Promise<HAProxy> {
     const socket = join(runDir, 'haproxy.sock');
     const file = join(runDir, 'haproxy.cfg');
-    writeFileSync(file, renderConfig(socket, check));
+    writeFileSync(file, renderConfig(socket, fleet));
     await must('haproxy', ['-c', '-q', '-f', file]);
     const proc = spawnInNamespace('haproxy', NS.lb, 'haproxy', ['-f', file, '-db']);
-    const haproxy = new HAProxy(proc, socket, check);
+    const haproxy = new HAProxy(proc, socket, fleet);
     for (let attempt = 0; attempt < 50; attempt++) {
       if (!proc.running) throw proc.failure('exited during start');
       try {
@@ -112,19 +114,29 @@ export class HAProxy {
 
   /** Server status by backend and server name: "UP", "UP 1/2", "DOWN", "DOWN 1/2", "MAINT"... */
   async states(): Promise<Map<string, string>> {
+    return this.stat('status');
+  }
+
+  /** Sessions (flows) a server holds now in the sidecar-checked backend. */
+  async sessions(server: string): Promise<number> {
+    return Number((await this.stat('scur')).get(`${SIDECAR_LB.backend}/${server}`) ?? 0);
+  }
+
+  /** One column of `show stat` for every server, by "backend/server". */
+  private async stat(column: string): Promise<Map<string, string>> {
     const text = await this.command('show stat -1 4 -1');
     const lines = text.split('\n').filter((line) => line.trim() !== '');
     const header = (lines.shift() ?? '').replace(/^# /, '').split(',');
-    const [px, sv, st] = ['pxname', 'svname', 'status'].map((name) => header.indexOf(name));
-    if (px === undefined || sv === undefined || st === undefined || Math.min(px, sv, st) < 0) {
+    const [px, sv, col] = ['pxname', 'svname', column].map((name) => header.indexOf(name));
+    if (px === undefined || sv === undefined || col === undefined || Math.min(px, sv, col) < 0) {
       throw new Error(`haproxy: unexpected "show stat" answer: ${text.slice(0, 200)}`);
     }
-    const states = new Map<string, string>();
+    const values = new Map<string, string>();
     for (const line of lines) {
       const fields = line.split(',');
-      states.set(`${fields[px]}/${fields[sv]}`, fields[st] ?? '');
+      values.set(`${fields[px]}/${fields[sv]}`, fields[col] ?? '');
     }
-    return states;
+    return values;
   }
 
   /**
@@ -136,7 +148,7 @@ export class HAProxy {
     for (const backend of BACKENDS) {
       const id = `${backend}/${server}`;
       await this.expect(
-        `add server ${id} ${address}:${PROXY_PORT} ${serverArgs(backend, this.check)}`,
+        `add server ${id} ${address}:${PROXY_PORT} ${serverArgs(backend, this.fleet)}`,
         /New server registered/,
       );
       await this.expect(`enable health ${id}`, /^\s*$/);
@@ -144,24 +156,43 @@ export class HAProxy {
     }
   }
 
-  /** Takes a target out of rotation: maintenance, and its flows reset. */
-  async drain(server: string): Promise<void> {
-    for (const backend of BACKENDS) {
-      const id = `${backend}/${server}`;
-      await this.command(`set server ${id} state maint`);
-      await this.command(`shutdown sessions server ${id}`);
-    }
+  /**
+   * DeregisterTargets: the target group stops sending the target new flows and lets the open ones
+   * run (HAProxy's "drain" state) for the deregistration delay. The naive load balancer is only a
+   * contrast, not the stack's: it drops the target at once.
+   */
+  async deregister(server: string): Promise<void> {
+    await this.command(`set server ${SIDECAR_LB.backend}/${server} state drain`);
+    await this.takeOut(NAIVE_LB.backend, server);
+  }
+
+  /** The end of the deregistration delay with connection termination on: the flows left are reset. */
+  async cutSessions(server: string): Promise<void> {
+    await this.command(`shutdown sessions server ${SIDECAR_LB.backend}/${server}`);
+  }
+
+  /** Takes a target out of rotation at once: maintenance, and its flows reset (cleanup, failed launches). */
+  async disable(server: string): Promise<void> {
+    for (const backend of BACKENDS) await this.takeOut(backend, server);
+  }
+
+  private async takeOut(backend: BackendName, server: string): Promise<void> {
+    const id = `${backend}/${server}`;
+    await this.command(`set server ${id} state maint`);
+    await this.command(`shutdown sessions server ${id}`);
   }
 
   /**
-   * Deletes a drained target. HAProxy refuses while connections are still attached (a hung
-   * target's), so this retries for a bounded time; call it after the instance is gone.
+   * Deletes a target once its instance is gone. HAProxy refuses while connections are still
+   * attached (a hung target's), so this retries for a bounded time.
    */
   async remove(server: string, timeoutMs = 5_000): Promise<boolean> {
     let removed = true;
     for (const backend of BACKENDS) {
       const id = `${backend}/${server}`;
       const deleted = await waitFor(async () => {
+        // HAProxy deletes only a server in maintenance with no session left.
+        await this.command(`set server ${id} state maint`);
         await this.command(`shutdown sessions server ${id}`);
         const answer = await this.command(`del server ${id}`);
         return /Server deleted|No such server|Unknown server|No such backend/i.test(answer)

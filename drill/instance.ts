@@ -4,6 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AwsStandIn } from './aws.js';
 import { run } from './exec.js';
 import { HEALTH_PORT, PROXY_PORT } from './haproxy.js';
 import {
@@ -26,26 +27,37 @@ export interface ConfigChanges {
 }
 
 /**
- * As the stack writes it: no allowlist of its own, the policy by reference (the AppConfig stand-in,
- * drill/policy.ts), applied by the sidecar into `policyFile`.
+ * The instance config the launch template writes (from the template, durations scaled), with what
+ * differs on this network: the listeners, one worker, the lifecycle pointed at the AWS stand-in,
+ * and, as the stack writes it, no allowlist of its own: the policy by reference (the AppConfig
+ * stand-in, drill/policy.ts), applied by the sidecar into `policyFile`.
  */
 export function instanceConfig(
   options: DrillOptions,
   policyFile: string,
   changes: ConfigChanges = {},
 ): object {
+  const base = options.fleet.instanceConfig;
   return {
+    ...base,
     proxy: { host: '0.0.0.0', port: PROXY_PORT, workers: 1 },
     health: { host: '0.0.0.0', port: changes.healthPort ?? HEALTH_PORT },
     metrics: { host: '127.0.0.1', port: 9464 },
     allow: [],
-    probe: { timeoutMs: options.check.probeTimeoutMs, cacheMs: options.check.probeCacheMs },
-    timeouts: { drainMs: 2_000 },
     // info: the readiness lines ("proxy listening", "sidecar listening", "policy applied").
     log: { level: 'info' },
+    lifecycle: {
+      ...base.lifecycle,
+      imdsUrl: AwsStandIn.URL,
+      region: 'us-east-1',
+      targetGroupArn: AwsStandIn.TARGET_GROUP_ARN,
+    },
     policy: policySection(policyFile),
   };
 }
+
+/** An instance id shaped like EC2's. */
+export const instanceIdOf = (index: number): string => `i-0d${String(index).padStart(15, '0')}`;
 
 /** A sidecar log line's fields, or undefined for anything else. */
 export function logLine(line: string): Record<string, unknown> | undefined {
@@ -60,6 +72,7 @@ export function logLine(line: string): Record<string, unknown> | undefined {
 export class Instance {
   readonly ns: string;
   readonly ip: string;
+  readonly instanceId: string;
   /** The server name in both HAProxy backends. */
   readonly server: string;
   readonly configFile: string;
@@ -75,6 +88,7 @@ export class Instance {
   ) {
     this.ns = instanceNamespace(index);
     this.ip = instanceIp(index);
+    this.instanceId = instanceIdOf(index);
     this.server = `i${index}`;
     this.configFile = join(dir, 'config.json');
   }
@@ -94,7 +108,14 @@ export class Instance {
         instance.ns,
         process.execPath,
         [DIST.sidecar, '--config', instance.configFile],
-        { env: SIDECAR_ENV },
+        // The SDK's per-service endpoint variables; the credentials are the stand-ins', not AWS's.
+        {
+          env: {
+            ...SIDECAR_ENV,
+            AWS_ENDPOINT_URL_AUTO_SCALING: AwsStandIn.URL,
+            AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: AwsStandIn.URL,
+          },
+        },
       );
       await Promise.all([
         instance.proxy.waitForLine('proxy listening', options.launchTimeoutMs),

@@ -13,6 +13,9 @@ export interface StatusChange {
 /** HAProxy reports "DOWN" or "DOWN 1/2" (down, one check passed) for a server out of rotation. */
 export const isDown = (status: string | undefined): boolean => status?.startsWith('DOWN') ?? false;
 export const isUp = (status: string | undefined): boolean => status === 'UP';
+/** Taking flows: "UP", "UP 1/2" (one check failed), or "DRAIN" (deregistered, flows still open). */
+const inService = (status: string | undefined): boolean =>
+  (status?.startsWith('UP') ?? false) || (status?.startsWith('DRAIN') ?? false);
 
 export class Monitor {
   private readonly history = new Map<string, StatusChange[]>();
@@ -81,14 +84,19 @@ export class Monitor {
     return this.changes(backend, server).find((c) => c.at >= from && c.at < to && isDown(c.status))?.at;
   }
 
-  /** Every server seen down in [from, to) in `backend`. */
-  serversDown(backend: BackendName, from: number, to: number): string[] {
+  /**
+   * Every server in `backend` that health checks took out of service in [from, to): a change to
+   * down from up or draining. A new target's initial down (it has not passed `rise` checks yet)
+   * does not count.
+   */
+  markedDown(backend: BackendName, from: number, to: number): string[] {
     const found: string[] = [];
     for (const [key, changes] of this.history) {
       const [name, server] = key.split('/');
-      if (name === backend && server && changes.some((c) => c.at >= from && c.at < to && isDown(c.status))) {
-        found.push(server);
-      }
+      const taken = changes.some(
+        (c, i) => c.at >= from && c.at < to && isDown(c.status) && inService(changes[i - 1]?.status),
+      );
+      if (name === backend && server && taken) found.push(server);
     }
     return found;
   }

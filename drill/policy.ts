@@ -8,7 +8,13 @@ import { DEFAULT_APPCONFIG_IDS } from '../test/support/appconfig.js';
 import { INTERNET_SUBNET, NS, ORIGIN_IP, ORIGIN_NAME } from './network.js';
 import type { NsProcess } from './processes.js';
 import { spawnScript } from './scripts.js';
-import { APPCONFIG_PORT, APPCONFIG_READY, DEPLOYED, type DeployCommand } from './servers/protocol.js';
+import {
+  APPCONFIG_PORT,
+  APPCONFIG_READY,
+  DEPLOYED,
+  ECHO_PORT,
+  type DeployCommand,
+} from './servers/protocol.js';
 
 /** The stand-in asks for a poll every second: the drill's poll interval. */
 export const POLL_INTERVAL_MS = 1_000;
@@ -18,9 +24,12 @@ export const ROLLOUT_BOUND_MS = POLL_INTERVAL_MS + 5_000;
 /** A second name for the origin, allowed only by the rolled-out policy. */
 export const EXTRA_NAME = 'extra.drill';
 
-/** The policy every instance starts with: the origin by name, its subnet for the resolved address. */
+/**
+ * The policy every instance starts with: the origin by name, its subnet for the resolved address.
+ * 8080 only for `--forward-port 8080`; the echo port for the drain scenarios' long-lived tunnels.
+ */
 export function policyAllowing(allow: readonly string[]): PolicyDocument {
-  return { allow: [...allow], allowPorts: [80, 443, 8080], allowCidrs: [INTERNET_SUBNET] };
+  return { allow: [...allow], allowPorts: [80, 443, 8080, ECHO_PORT], allowCidrs: [INTERNET_SUBNET] };
 }
 export const BASE_POLICY = policyAllowing([ORIGIN_NAME]);
 

@@ -1,12 +1,12 @@
 /** Turns what the drill observed into per-scenario outcomes and a table. */
 import { seconds } from './exec.js';
 import { EXPECTED, type Expectation } from './faults.js';
-import type { ScenarioName } from './options.js';
+import type { FaultScenario } from './options.js';
 import type { RolloutObservation } from './rollout.js';
 import type { Tally } from './traffic.js';
 
 export interface ScenarioResult {
-  readonly name: ScenarioName;
+  readonly name: FaultScenario;
   readonly title: string;
   readonly kind: 'replace' | 'hold' | 'rollout';
   readonly victim: string | undefined;
@@ -138,10 +138,15 @@ export function row(result: ScenarioResult): string[] {
   ];
 }
 
-/** A Markdown table (also readable on a terminal). */
+/** The fault scenarios' table. */
 export function table(results: readonly ScenarioResult[]): string {
-  const rows = [[...COLUMNS], ...results.map(row)];
-  const widths = COLUMNS.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return markdownTable(COLUMNS, results.map(row));
+}
+
+/** A Markdown table (also readable on a terminal). */
+export function markdownTable(columns: readonly string[], body: readonly (readonly string[])[]): string {
+  const rows = [[...columns], ...body];
+  const widths = columns.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]): string =>
     `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   return [line(rows[0] ?? []), line(widths.map((w) => '-'.repeat(w))), ...rows.slice(1).map(line)].join('\n');

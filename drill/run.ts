@@ -6,18 +6,29 @@ import { pathToFileURL } from 'node:url';
 import { spawnDetachedCleanup } from './cleanup.js';
 import { runDrill, type DrillReport } from './drill.js';
 import { releaseLock, removeLeftovers } from './network.js';
-import { drillOptions, SCENARIOS, type DrillOptions, type ScenarioName } from './options.js';
+import { DRAIN_COLUMNS, drainRow } from './drain.js';
+import {
+  drillOptions,
+  METADATA_MODES,
+  SCENARIOS,
+  type DrillOptions,
+  type MetadataMode,
+  type ScenarioName,
+} from './options.js';
 import { INSTALL_HINT, missingBuild, missingPrerequisites } from './prereqs.js';
 import { killAllStartedSync } from './processes.js';
-import { rolloutSummary, table } from './report.js';
+import { markdownTable, rolloutSummary, table } from './report.js';
 
-const USAGE = '--short | --full, --scenarios a,b, --forward-port 80|443|8080, --dump FILE';
+const USAGE =
+  '--short | --full, --scenarios a,b, --metadata at-decision|at-wait|mixed, --scale F, --forward-port 80|443|8080, --dump FILE';
 
 export function parseArgs(argv: readonly string[], log?: DrillOptions['log']): DrillOptions {
   let short = false;
-  let scenarios: readonly ScenarioName[] = SCENARIOS;
+  let scenarios: readonly ScenarioName[] | undefined;
   let forwardPort: number | undefined;
   let dumpFile: string | undefined;
+  let metadata: MetadataMode | undefined;
+  let scale: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--short') short = true;
@@ -35,26 +46,37 @@ export function parseArgs(argv: readonly string[], log?: DrillOptions['log']): D
     } else if (arg === '--dump') {
       dumpFile = argv[++i];
       if (!dumpFile) throw new Error('--dump: a file name');
+    } else if (arg === '--metadata') {
+      const value = argv[++i];
+      if (!(METADATA_MODES as readonly string[]).includes(value ?? '')) {
+        throw new Error(`--metadata: one of ${METADATA_MODES.join(', ')}`);
+      }
+      metadata = value as MetadataMode;
+    } else if (arg === '--scale') {
+      scale = Number(argv[++i]);
+      if (!(scale > 0 && scale <= 1)) throw new Error('--scale: a factor in (0, 1], e.g. 0.1');
     } else if (arg === '--forward-port') {
       forwardPort = Number(argv[++i]);
       if (![80, 443, 8080].includes(forwardPort)) throw new Error('--forward-port: 80, 443 or 8080');
     } else throw new Error(`unknown argument ${String(arg)} (${USAGE})`);
   }
   return drillOptions(short ? 'short' : 'full', {
-    scenarios,
+    ...(scenarios ? { scenarios } : {}),
     ...(forwardPort ? { forwardPort } : {}),
     ...(dumpFile ? { dumpFile } : {}),
+    ...(metadata ? { metadata } : {}),
+    ...(scale ? { scale } : {}),
     ...(log ? { log } : {}),
   });
 }
 
 export function formatReport(report: DrillReport): string {
   const lines = [
-    `Fleet drill (${report.mode}), ${report.haproxyVersion}, ${(report.durationMs / 1000).toFixed(0)} s`,
-    '',
-    table(report.results),
+    `Fleet drill (${report.mode}, the stack's timings x ${report.scale}), ${report.haproxyVersion}, ${(report.durationMs / 1000).toFixed(0)} s`,
     '',
   ];
+  if (report.results.length > 0) lines.push(table(report.results), '');
+  if (report.drains.length > 0) lines.push(markdownTable(DRAIN_COLUMNS, report.drains.map(drainRow)), '');
   for (const result of report.results) {
     const reasons = [...result.clients.sidecar.reasons].map(([r, n]) => `${r} ×${n}`).join(', ');
     if (reasons) lines.push(`- ${result.name}: sidecar-LB client failures: ${reasons}`);

@@ -62,6 +62,14 @@ if [[ -d /etc/rsyslog.d ]]; then
   install -d -m 0755 /var/log/egress-proxy
   install -m 0644 "${here}/host/60-egress-proxy-rsyslog.conf" /etc/rsyslog.d/60-egress-proxy.conf
   install -D -m 0644 "${here}/host/egress-proxy-logrotate" /etc/logrotate.d/egress-proxy
+  # Where rsyslog reads the journal with imjournal (Amazon Linux 2023), it passes 20,000 messages
+  # per 10 minutes by default and drops the rest. Its parameters can only be given where the module
+  # is loaded, in rsyslog.conf, so that line gets the limit turned off.
+  readonly rsyslog_conf=/etc/rsyslog.conf
+  if grep -q 'load="imjournal"' "${rsyslog_conf}" && ! grep -qi 'ratelimit\.interval' "${rsyslog_conf}"; then
+    sed -i 's/load="imjournal"/load="imjournal" Ratelimit.Interval="0"/' "${rsyslog_conf}"
+  fi
+  rsyslogd -N1 -f "${rsyslog_conf}" >/dev/null
 fi
 
 echo "install.sh: egress proxy installed (units disabled until user data enables them)"

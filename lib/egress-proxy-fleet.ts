@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, Names, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -7,15 +7,15 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import type { EgressProxyConfig } from '../proxy-app/src/config/index.js';
+import type { EgressProxyConfig, PolicyDocument } from '../proxy-app/src/config/index.js';
 import { AccessLogAlarms } from './access-log-alarms.js';
 import { EgressProxyDashboard } from './dashboard.js';
 import { EgressProxyValidationError } from './errors.js';
+import { portRanges, reachablePorts } from './egress-ports.js';
 import { FleetMetrics } from './fleet-metrics.js';
-import { managedPolicyFinding } from './nag.js';
 import { admitWorkload, type AdmitOptions } from './network.js';
-import { validateTimingChain, type TimingEstimate } from './timing.js';
-import { withLifecycle } from './instance-config.js';
+import { drainTiming, validateTimingChain, type Timing } from './timing.js';
+import { withFleetSettings } from './instance-config.js';
 import { ProxyLifecycleHooks } from './lifecycle-hooks.js';
 import { proxyUserData } from './user-data.js';
 
@@ -24,6 +24,8 @@ export const HEALTH_CHECK_PATH = '/healthcheck';
 
 /** NLB listener idle timeout default; the proxy's own idle timeout must end tunnels before it. */
 const NLB_DEFAULT_TCP_IDLE_SECONDS = 350;
+/** A security group holds 60 rules per direction by default; DNS and AWS APIs take three. */
+const MAX_DESTINATION_PORT_RANGES = 50;
 
 export interface EgressProxyFleetProps {
   readonly vpc: ec2.IVpc;
@@ -42,6 +44,13 @@ export interface EgressProxyFleetProps {
   readonly instanceType?: ec2.InstanceType;
   /** The instance config, as returned by proxy-app's `parseConfig` (see `buildInstanceConfig`). */
   readonly config: EgressProxyConfig;
+  /**
+   * The policy the instances run when it is deployed apart from the config (`PolicyDistribution`;
+   * the config's own allowlist is then empty). The security group lets out exactly the ports it
+   * can reach, so a policy deployed later that needs another port needs this updated too.
+   * @default - the config's own `allow`, `allowPorts` and `allowCidrs`
+   */
+  readonly policy?: PolicyDocument;
   /**
    * Client ranges the load balancer admits on the proxy port.
    * @default - the VPC's CIDR
@@ -75,10 +84,14 @@ export interface EgressProxyFleetProps {
   /** @default 2 */
   readonly unhealthyThresholdCount?: number;
   /**
-   * Must exceed the proxy's drain time (config `timeouts.drainMs`).
-   * @default Duration.seconds(45)
+   * The drain bound, and the target group's deregistration delay (at most one hour). When an
+   * instance leaves (scale-in, refresh, replacement), idle tunnels are closed at once and tunnels
+   * still moving bytes get until this runs out, less the sidecar's notice time; the instance is
+   * released as soon as it holds no connection. The fleet sets the config's `timeouts.drainMs`
+   * from it (see `timing.ts`).
+   * @default Duration.minutes(5)
    */
-  readonly deregistrationDelay?: Duration;
+  readonly maxDrain?: Duration;
   /**
    * Time after an instance enters service before ELB health counts; must exceed the detection
    * time (interval x unhealthy threshold).
@@ -92,9 +105,10 @@ export interface EgressProxyFleetProps {
    */
   readonly launchingHookTimeout?: Duration;
   /**
-   * Heartbeat timeout of the terminating lifecycle hook, in which the sidecar drains the instance.
-   * Must exceed the deregistration delay and the sidecar's heartbeat interval.
-   * @default Duration.minutes(2)
+   * Heartbeat timeout of the terminating lifecycle hook (default result CONTINUE). It must outlast
+   * a drain that starts as late as Terminating:Wait: longer than `maxDrain` plus the sidecar's
+   * notice time, and than its heartbeat interval.
+   * @default - maxDrain plus one minute
    */
   readonly terminatingHookTimeout?: Duration;
   /** @default logs.RetentionDays.ONE_MONTH */
@@ -146,14 +160,14 @@ export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam
   readonly deniedShareAlarm: cloudwatch.Alarm;
   /** `http://<nlb-dns>:<port>`. */
   readonly proxyUrl: string;
-  readonly timing: TimingEstimate;
+  readonly timing: Timing;
+  /** The group's name, fixed at synth so the instances' permissions need no reference to the group. */
+  readonly autoScalingGroupName: string;
 
   constructor(scope: Construct, id: string, props: EgressProxyFleetProps) {
     super(scope, id);
     const { vpc } = props;
     const launchingHookTimeout = props.launchingHookTimeout ?? ProxyLifecycleHooks.DEFAULT_LAUNCH_TIMEOUT;
-    const terminatingHookTimeout =
-      props.terminatingHookTimeout ?? ProxyLifecycleHooks.DEFAULT_TERMINATE_TIMEOUT;
     let config = props.config;
     const proxyPort = config.proxy.port;
     const healthPort = config.health.port;
@@ -163,10 +177,16 @@ export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam
     const timeout = props.healthCheckTimeout ?? Duration.seconds(5);
     const healthyThresholdCount = props.healthyThresholdCount ?? 2;
     const unhealthyThresholdCount = props.unhealthyThresholdCount ?? 2;
-    const deregistrationDelay = props.deregistrationDelay ?? Duration.seconds(45);
+    const maxDrain = props.maxDrain ?? Duration.minutes(5);
     const gracePeriod = props.healthCheckGracePeriod ?? Duration.seconds(120);
     const instanceType = props.instanceType ?? new ec2.InstanceType('t4g.small');
     const vpcSubnets = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
+    const targetHealthPollSeconds = config.lifecycle.targetHealthPollMs / 1000;
+    const terminatingHookTimeout =
+      props.terminatingHookTimeout ??
+      Duration.seconds(
+        drainTiming(maxDrain.toSeconds(), targetHealthPollSeconds).terminatingHookTimeoutSeconds,
+      );
 
     this.validateProps(props, minCapacity, maxCapacity);
     this.timing = validateTimingChain(
@@ -176,9 +196,10 @@ export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam
         healthCheckIntervalSeconds: interval.toSeconds(),
         healthyThresholdCount,
         unhealthyThresholdCount,
-        drainSeconds: config.timeouts.drainMs / 1000,
-        deregistrationDelaySeconds: deregistrationDelay.toSeconds(),
         healthCheckGracePeriodSeconds: gracePeriod.toSeconds(),
+        maxDrainSeconds: maxDrain.toSeconds(),
+        drainIdleSeconds: config.timeouts.drainIdleMs / 1000,
+        targetHealthPollSeconds,
         terminatingHookTimeoutSeconds: terminatingHookTimeout.toSeconds(),
         heartbeatSeconds: config.lifecycle.heartbeatMs / 1000,
       },
@@ -211,13 +232,29 @@ export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam
     });
     const instanceSecurityGroup = new ec2.SecurityGroup(this, 'InstanceSecurityGroup', {
       vpc,
-      description: 'Egress proxy instances: proxy and health ports from the NLB only; out HTTP(S) and DNS',
+      description:
+        'Egress proxy instances: proxy and health ports from the NLB only; out to the allowlist ports, HTTPS and DNS',
       allowAllOutbound: false,
     });
     lbSecurityGroup.connections.allowTo(instanceSecurityGroup, ec2.Port.tcp(proxyPort), 'Proxy traffic');
     lbSecurityGroup.connections.allowTo(instanceSecurityGroup, ec2.Port.tcp(healthPort), 'Health checks');
-    instanceSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'Proxied HTTPS and AWS APIs');
-    instanceSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(80), 'Proxied HTTP');
+    // Out to exactly the ports the allowlist can reach, plus HTTPS for the AWS APIs the instances
+    // call (lifecycle, logs, SSM, AppConfig) and DNS.
+    const destinationRanges = portRanges([...reachablePorts(props.policy ?? config), 443]);
+    if (destinationRanges.length > MAX_DESTINATION_PORT_RANGES) {
+      throw new EgressProxyValidationError(
+        props.policy ? 'policy.allow' : 'config.allow',
+        `names ${destinationRanges.length} separate destination port ranges; the instances' security group holds ${MAX_DESTINATION_PORT_RANGES} (use fewer distinct ports)`,
+        this,
+      );
+    }
+    for (const [from, to] of destinationRanges) {
+      instanceSecurityGroup.addEgressRule(
+        ec2.Peer.anyIpv4(),
+        from === to ? ec2.Port.tcp(from) : ec2.Port.tcpRange(from, to),
+        from <= 443 && 443 <= to ? 'Allowed destinations and AWS APIs' : 'Allowed destinations',
+      );
+    }
     instanceSecurityGroup.addEgressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.udp(53), 'DNS in the VPC');
     instanceSecurityGroup.addEgressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(53), 'DNS in the VPC');
     this.instanceSecurityGroup = instanceSecurityGroup;
@@ -233,16 +270,31 @@ export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam
 
     const role = new iam.Role(this, 'InstanceRole', {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
-      description: 'Egress proxy instances: SSM Session Manager and log shipping',
-      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
-    });
-    Validations.of(role).acknowledge({
-      id: managedPolicyFinding('AmazonSSMManagedInstanceCore'),
-      reason:
-        'AmazonSSMManagedInstanceCore is the AWS-maintained minimum for SSM Session Manager (replaces SSH; no key pair, no port 22). Its SSM actions do not support resource scoping.',
+      description: 'Egress proxy instances: lifecycle hooks, log shipping, SSM Session Manager',
     });
     // Only the stack's own log group, instead of CloudWatchAgentServerPolicy's logs:* on '*'.
     this.logGroup.grant(role, 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams');
+    const sessionManager = new iam.Policy(this, 'SessionManagerPolicy', {
+      roles: [role],
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'SessionManagerOnly',
+          actions: [
+            'ssm:UpdateInstanceInformation',
+            'ssmmessages:CreateControlChannel',
+            'ssmmessages:CreateDataChannel',
+            'ssmmessages:OpenControlChannel',
+            'ssmmessages:OpenDataChannel',
+          ],
+          resources: ['*'],
+        }),
+      ],
+    });
+    Validations.of(sessionManager).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+      reason:
+        "AWS's minimal Session Manager instance policy, as documented (Systems Manager User Guide, 'Create a custom IAM role for Session Manager'), with Resource '*' as there: instead of AmazonSSMManagedInstanceCore, which adds ssm:GetParameter(s) on every parameter, documents, associations and inventory. No S3 or KMS session logging.",
+    });
     this.role = role;
     this.grantPrincipal = role;
     this.metrics = new FleetMetrics(this, 'Metrics', { role, namespace: props.metricNamespace });
@@ -257,7 +309,7 @@ export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam
     Validations.of(this.loadBalancer).acknowledge({
       id: 'AwsSolutions::AwsSolutions-ELB2',
       reason:
-        'NLB access logs are only written for TLS listeners; this load balancer has a TCP listener only, so they would stay empty. VPC flow logs cover the traffic.',
+        "NLB access logs are written only for TLS listeners (ELB docs, enable-access-logs), and this load balancer has a TCP listener only, so they would stay empty. Each request and tunnel is in the proxy's own access log (CloudWatch Logs); the VPC flow log records rejected traffic only.",
     });
 
     this.targetGroup = new elbv2.NetworkTargetGroup(this, 'TargetGroup', {
@@ -266,8 +318,16 @@ export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam
       protocol: elbv2.Protocol.TCP,
       targetType: elbv2.TargetType.INSTANCE,
       preserveClientIp: true,
-      deregistrationDelay,
-      // Close flows still open when the delay ends, so no tunnel outlives its instance's drain.
+      // The drain bound. A target with no connection left ends its delay at once (ELB docs:
+      // "If a deregistering target has no in-flight requests and no active connections, Elastic
+      // Load Balancing immediately completes the deregistration process", aws-facts.md §9), so an
+      // idle instance leaves fast and a busy one within the bound.
+      deregistrationDelay: Duration.seconds(this.timing.deregistrationDelaySeconds),
+      // The proxy closes what is left before the delay ends (its deadline is the delay less the
+      // sidecar's notice time). Flows still open then belong to an instance whose drain never
+      // started (sidecar down, API unreachable): without termination the load balancer leaves
+      // them open (§1.4) on an instance about to be terminated, and the clients hang until their
+      // own timeouts; with it they get a reset at the bound and reconnect elsewhere.
       connectionTermination: true,
       healthCheck: {
         enabled: true,
@@ -293,11 +353,17 @@ export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam
       ),
     });
 
-    // The launch template carries the config, which names the target group for deregistration.
-    config = withLifecycle(
-      config,
-      ProxyLifecycleHooks.instanceSettings(this, this.targetGroup, launchingHookTimeout),
-    );
+    // The launch template carries the config: the drain deadline, and the lifecycle section that
+    // names the target group.
+    config = withFleetSettings(config, {
+      timeouts: { drainMs: this.timing.proxyDrainSeconds * 1000 },
+      lifecycle: ProxyLifecycleHooks.instanceSettings(
+        this,
+        this.targetGroup,
+        terminatingHookTimeout,
+        launchingHookTimeout,
+      ),
+    });
     this.launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
       machineImage: props.machineImage,
       instanceType,
@@ -326,7 +392,14 @@ export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam
       ],
     });
 
+    // Fixed at synth from the stack name (a pseudo parameter) and this construct's path: the
+    // lifecycle permissions name the group's ARN without a Ref, so CloudFormation can create them
+    // before the group and its first instances (aws-facts.md §9). A fixed name also means the
+    // group is never replaced by an update (CloudFormation cannot create a second one with the
+    // name); instance refresh replaces instances, not the group.
+    this.autoScalingGroupName = `${Aws.STACK_NAME}-${this.node.id}-${Names.uniqueId(this).slice(-8)}`;
     this.autoScalingGroup = new autoscaling.AutoScalingGroup(this, 'Group', {
+      autoScalingGroupName: this.autoScalingGroupName,
       vpc,
       vpcSubnets,
       launchTemplate: this.launchTemplate,
@@ -362,11 +435,16 @@ export class EgressProxyFleet extends Construct implements ec2.IConnectable, iam
     this.autoScalingGroup.attachToNetworkTargetGroup(this.targetGroup);
     new ProxyLifecycleHooks(this, 'Lifecycle', {
       autoScalingGroup: this.autoScalingGroup,
+      groupName: this.autoScalingGroupName,
       targetGroup: this.targetGroup,
       role,
       launchTimeout: launchingHookTimeout,
       terminateTimeout: terminatingHookTimeout,
     });
+    // Every permission the instances use must exist before the group launches them (§9): the
+    // role with its default policy (log shipping), Session Manager's. The lifecycle policy adds
+    // its own dependency.
+    this.autoScalingGroup.node.addDependency(role, sessionManager);
     this.autoScalingGroup.scaleOnCpuUtilization('CpuTracking', {
       targetUtilizationPercent: props.targetCpuPercent ?? 60,
     });

@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Stack, Token, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, Token, Validations, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
 import { AlarmNotifications } from './alarm-actions.js';
@@ -20,6 +20,19 @@ export interface EgressProxyStackProps extends StackProps {
   readonly bundleDirectory?: string;
 }
 
+/**
+ * The AWS APIs the instances call: lifecycle hooks and target health (the sidecar), logs (the
+ * CloudWatch agent), Session Manager (SSM Agent).
+ */
+const INSTANCE_API_ENDPOINTS = {
+  AutoScaling: ec2.InterfaceVpcEndpointAwsService.AUTOSCALING,
+  LoadBalancing: ec2.InterfaceVpcEndpointAwsService.ELASTIC_LOAD_BALANCING,
+  Logs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
+  Ssm: ec2.InterfaceVpcEndpointAwsService.SSM,
+  SsmMessages: ec2.InterfaceVpcEndpointAwsService.SSM_MESSAGES,
+  Ec2Messages: ec2.InterfaceVpcEndpointAwsService.EC2_MESSAGES,
+} as const;
+
 /** Hosts a client never sends through the proxy: loopback, instance metadata, ECS task metadata. */
 const NO_PROXY_BASE = ['localhost', '127.0.0.1', '169.254.169.254', '169.254.170.2'];
 
@@ -38,6 +51,7 @@ export class EgressProxyStack extends Stack {
     super(scope, id, props);
     const { settings } = props;
     this.vpc = settings.vpcId ? this.importVpc(settings.vpcId) : this.createVpc(settings);
+    if (settings.interfaceEndpoints) addInterfaceEndpoints(this, this.vpc);
 
     const instanceType = new ec2.InstanceType(settings.instanceType);
     const instanceArch = instanceType.architecture === ec2.InstanceArchitecture.ARM_64 ? 'arm64' : 'x86_64';
@@ -48,7 +62,8 @@ export class EgressProxyStack extends Stack {
         this,
       );
     }
-    this.policy = new PolicyDistribution(this, 'Policy', { policy: policyDocument(settings) });
+    const policy = policyDocument(settings);
+    this.policy = new PolicyDistribution(this, 'Policy', { policy });
     const config = withPolicySource(buildInstanceConfig(settings), this.policy.instanceSettings());
 
     this.image = new ProxyImage(this, 'Image', {
@@ -62,6 +77,7 @@ export class EgressProxyStack extends Stack {
       machineImage: this.image.machineImage,
       instanceType,
       config,
+      policy,
       clientCidrs: settings.clientCidrs,
       minCapacity: settings.minCapacity,
       maxCapacity: settings.maxCapacity,
@@ -71,7 +87,7 @@ export class EgressProxyStack extends Stack {
       healthCheckTimeout: Duration.seconds(settings.healthCheckTimeoutSeconds),
       healthyThresholdCount: settings.healthyThresholdCount,
       unhealthyThresholdCount: settings.unhealthyThresholdCount,
-      deregistrationDelay: Duration.seconds(settings.deregistrationDelaySeconds),
+      maxDrain: Duration.seconds(settings.maxDrainSeconds),
       healthCheckGracePeriod: Duration.seconds(settings.healthCheckGracePeriodSeconds),
       dashboard: settings.dashboard,
     });
@@ -106,13 +122,18 @@ export class EgressProxyStack extends Stack {
     });
     new CfnOutput(this, 'AutoScalingGroupName', { value: this.fleet.autoScalingGroup.autoScalingGroupName });
     new CfnOutput(this, 'TargetGroupArn', { value: this.fleet.targetGroup.targetGroupArn });
+    const { timing } = this.fleet;
     new CfnOutput(this, 'DetectBrokenProxySeconds', {
-      value: String(this.fleet.timing.detectionSeconds),
+      value: String(timing.detectionSeconds),
       description:
         'Health check interval x unhealthy threshold: a broken proxy stops getting new connections',
     });
+    new CfnOutput(this, 'DrainBoundSeconds', {
+      value: String(timing.deregistrationDelaySeconds),
+      description: `The drain bound (deregistration delay): when an instance leaves, idle tunnels close after ${settings.drainIdleMs / 1000} s, busy ones get at least ${timing.proxyDrainSeconds} s, and the instance is released once it holds no connection, at the latest after this (docs/deploy.md)`,
+    });
     new CfnOutput(this, 'ReplacementInServiceSeconds', {
-      value: String(this.fleet.timing.replacementInServiceSeconds),
+      value: String(timing.replacementInServiceSeconds),
       description: 'Estimate from a broken proxy to its replacement passing health checks (docs/deploy.md)',
     });
   }
@@ -131,5 +152,33 @@ export class EgressProxyStack extends Stack {
     }
     warnImportedVpc(this, vpcId);
     return ec2.Vpc.fromLookup(this, 'Vpc', { vpcId });
+  }
+}
+
+/**
+ * Interface endpoints (private DNS on) in the private subnets, so the instances reach these APIs
+ * without the NAT path. Each costs per hour and AZ, plus per GB (docs/deploy.md). In an imported
+ * VPC that already has one of them, leave this off: two endpoints cannot both take its name.
+ */
+function addInterfaceEndpoints(scope: Construct, vpc: ec2.IVpc): void {
+  const securityGroup = new ec2.SecurityGroup(scope, 'ApiEndpointsSecurityGroup', {
+    vpc,
+    description: 'Interface endpoints of the AWS APIs the egress proxy instances call: HTTPS from the VPC',
+    allowAllOutbound: false,
+  });
+  securityGroup.addIngressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(443), 'HTTPS from the VPC');
+  Validations.of(securityGroup).acknowledge({
+    id: 'AwsSolutions::AwsSolutions-EC23',
+    reason:
+      'The rule cannot evaluate the VPC CIDR because it is a deploy-time reference; the ingress is HTTPS from the VPC only, never 0.0.0.0/0.',
+  });
+  for (const [id, service] of Object.entries(INSTANCE_API_ENDPOINTS)) {
+    vpc.addInterfaceEndpoint(`${id}Endpoint`, {
+      service,
+      privateDnsEnabled: true,
+      subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      securityGroups: [securityGroup],
+      open: false,
+    });
   }
 }

@@ -41,7 +41,7 @@ export {
 } from './settings.js';
 export { EgressProxyPackageError, EgressProxyValidationError } from './errors.js';
 export { DEFAULT_BUNDLE_DIRECTORY, DEFAULT_IMAGE_DIRECTORY } from './paths.js';
-export type { TimingEstimate } from './timing.js';
+export type { Timing } from './timing.js';
 // The instance config: its type, defaults and validator are the ones the proxy runs.
 export {
   ConfigError,

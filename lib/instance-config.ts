@@ -35,7 +35,8 @@ export function buildInstanceConfig(settings: EgressProxySettings): EgressProxyC
     // 0.0.0.0: the load balancer's nodes reach both listeners on the instance's VPC address.
     proxy: { host: '0.0.0.0', port: settings.proxyPort },
     health: { host: '0.0.0.0', port: settings.healthPort },
-    timeouts: { drainMs: settings.drainMs },
+    // drainMs follows from the drain bound and is set by the fleet (timing.ts).
+    timeouts: { drainIdleMs: settings.drainIdleMs },
     probe: { timeoutMs: settings.probeTimeoutMs },
     // parseConfig rejects an unknown level, so the cast only defers the check to it.
     log: { level: settings.logLevel as LogLevel },
@@ -43,12 +44,22 @@ export function buildInstanceConfig(settings: EgressProxySettings): EgressProxyC
   return validated(input);
 }
 
-/** The config with its lifecycle section set (by the fleet, which knows the target group), re-validated. */
-export function withLifecycle(
+/** What the fleet adds to the instance config once it knows its resources and timing. */
+export interface FleetConfigOverrides {
+  readonly timeouts?: Partial<EgressProxyConfig['timeouts']>;
+  readonly lifecycle?: Partial<LifecycleSettings>;
+}
+
+/** The config with the fleet's sections merged in, re-validated. */
+export function withFleetSettings(
   config: EgressProxyConfig,
-  lifecycle: Partial<LifecycleSettings>,
+  overrides: FleetConfigOverrides,
 ): EgressProxyConfig {
-  return validated({ ...structuredClone(config), lifecycle: { ...config.lifecycle, ...lifecycle } });
+  return validated({
+    ...structuredClone(config),
+    timeouts: { ...config.timeouts, ...overrides.timeouts },
+    lifecycle: { ...config.lifecycle, ...overrides.lifecycle },
+  });
 }
 
 /** The config with its `policy` section (see `PolicyDistribution.instanceSettings`), re-validated. */

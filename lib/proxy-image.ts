@@ -245,8 +245,9 @@ export class ProxyImage extends Construct {
         'Deleting the stack deletes the current image on purpose; only images replaced by an update are kept, until the lifecycle policy retires them.',
     });
     this.retireOldImages(prefix, imageTag, keepImages);
-    // The build instance reads the assets through the role's policy: create it first.
-    image.node.addDependency(role);
+    // The build instance reads the assets through the role's policy, and downloads packages and
+    // AWSTOE through the subnet's NAT route: both must exist before the build starts.
+    image.node.addDependency(role, subnets.internetConnectivityEstablished);
     this.imageId = image.attrImageId;
     this.machineImage = new BuiltMachineImage(this.imageId);
   }

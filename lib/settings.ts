@@ -33,10 +33,14 @@ export interface EgressProxySettings {
   readonly healthCheckTimeoutSeconds: number;
   readonly healthyThresholdCount: number;
   readonly unhealthyThresholdCount: number;
-  readonly deregistrationDelaySeconds: number;
   readonly healthCheckGracePeriodSeconds: number;
-  /** The proxy's SIGTERM drain (config `timeouts.drainMs`). */
-  readonly drainMs: number;
+  /**
+   * The drain bound: the target group's deregistration delay. Tunnels still moving bytes when an
+   * instance leaves the fleet run until they end or until this runs out (see `timing.ts`).
+   */
+  readonly maxDrainSeconds: number;
+  /** While draining, tunnels idle this long are closed (config `timeouts.drainIdleMs`). */
+  readonly drainIdleMs: number;
   /** The sidecar's probe timeout (config `probe.timeoutMs`). */
   readonly probeTimeoutMs: number;
   readonly logLevel: string;
@@ -46,6 +50,11 @@ export interface EgressProxySettings {
   readonly vpcCidr: string;
   /** NAT gateways of the created VPC (one per AZ keeps egress up when an AZ fails). */
   readonly natGateways: number;
+  /**
+   * Interface VPC endpoints for the AWS APIs the instances call (Auto Scaling, ELB, CloudWatch
+   * Logs, SSM), so lifecycle calls and logs do not depend on the NAT path. They cost money.
+   */
+  readonly interfaceEndpoints: boolean;
   /** A CloudWatch dashboard for the fleet. */
   readonly dashboard: boolean;
   /** An SNS topic every alarm notifies (on ALARM and OK). */
@@ -77,13 +86,14 @@ export const DEFAULT_SETTINGS: Omit<EgressProxySettings, 'allow'> = {
   healthCheckTimeoutSeconds: 5,
   healthyThresholdCount: 2,
   unhealthyThresholdCount: 2,
-  deregistrationDelaySeconds: 45,
   healthCheckGracePeriodSeconds: 120,
-  drainMs: CONFIG_DEFAULTS.timeouts.drainMs,
+  maxDrainSeconds: 300,
+  drainIdleMs: CONFIG_DEFAULTS.timeouts.drainIdleMs,
   probeTimeoutMs: CONFIG_DEFAULTS.probe.timeoutMs,
   logLevel: CONFIG_DEFAULTS.log.level,
   vpcCidr: '10.64.0.0/16',
   natGateways: 2,
+  interfaceEndpoints: false,
   dashboard: true,
 };
 
@@ -94,10 +104,14 @@ type Reader<T> = (value: unknown, key: string) => T;
 
 /**
  * Reads and validates the settings from context. `-c key=value` on the command line gives
- * strings, so numbers and lists are also accepted as strings (lists as JSON or comma-separated).
+ * strings, so numbers, booleans and lists are also accepted as strings (lists as JSON or
+ * comma-separated). A context key with the prefix that no setting reads (a typo) is an error
+ * naming it and the known keys, as the proxy's config does.
  */
 export function settingsFromContext(node: Node): EgressProxySettings {
+  const known = new Set<string>();
   const read = <T>(name: string, reader: Reader<T>): T | undefined => {
+    known.add(name);
     const value: unknown = node.tryGetContext(CONTEXT_PREFIX + name);
     return value === undefined || value === null || value === ''
       ? undefined
@@ -127,22 +141,23 @@ export function settingsFromContext(node: Node): EgressProxySettings {
     maxCapacity: read('maxCapacity', int(1, 100)) ?? d.maxCapacity,
     desiredCapacity: read('desiredCapacity', int(1, 100)),
     targetCpuPercent: read('targetCpuPercent', int(10, 95)) ?? d.targetCpuPercent,
-    // Ranges are the service's limits for NLB target groups.
+    // Ranges are the service's limits for NLB target groups (aws-facts.md §1.1, §1.4).
     healthCheckIntervalSeconds:
       read('healthCheckIntervalSeconds', int(5, 300)) ?? d.healthCheckIntervalSeconds,
     healthCheckTimeoutSeconds: read('healthCheckTimeoutSeconds', int(2, 120)) ?? d.healthCheckTimeoutSeconds,
     healthyThresholdCount: read('healthyThresholdCount', int(2, 10)) ?? d.healthyThresholdCount,
     unhealthyThresholdCount: read('unhealthyThresholdCount', int(2, 10)) ?? d.unhealthyThresholdCount,
-    deregistrationDelaySeconds:
-      read('deregistrationDelaySeconds', int(0, 3600)) ?? d.deregistrationDelaySeconds,
     healthCheckGracePeriodSeconds:
       read('healthCheckGracePeriodSeconds', int(0, 7200)) ?? d.healthCheckGracePeriodSeconds,
-    drainMs: read('drainMs', int(0, 3_600_000)) ?? d.drainMs,
+    // The deregistration delay's range, 0-3600 s; the timing chain asks for more than 0.
+    maxDrainSeconds: read('maxDrainSeconds', int(0, 3600)) ?? d.maxDrainSeconds,
+    drainIdleMs: read('drainIdleMs', int(100, 3_600_000)) ?? d.drainIdleMs,
     probeTimeoutMs: read('probeTimeoutMs', int(100, 120_000)) ?? d.probeTimeoutMs,
     logLevel: read('logLevel', pattern(/^[a-z]+$/, 'a log level')) ?? d.logLevel,
     vpcId: read('vpcId', pattern(/^vpc-[0-9a-f]{8,17}$/, 'a VPC id like vpc-0123456789abcdef0')),
     vpcCidr: read('vpcCidr', cidr) ?? d.vpcCidr,
     natGateways: read('natGateways', int(1, 3)) ?? d.natGateways,
+    interfaceEndpoints: read('interfaceEndpoints', bool) ?? d.interfaceEndpoints,
     dashboard: read('dashboard', bool) ?? d.dashboard,
     alarmTopicArn: read('alarmTopicArn', pattern(TOPIC_ARN, 'an SNS topic ARN')),
     alarmEmail: read('alarmEmail', pattern(EMAIL, 'an e-mail address')),
@@ -151,6 +166,7 @@ export function settingsFromContext(node: Node): EgressProxySettings {
       pattern(/^[A-Za-z0-9._:-]{1,64}$/, 'up to 64 letters, digits, ".", "_", ":" or "-"'),
     ),
   };
+  rejectUnknown(node, known);
   const key = (name: string) => `context "${CONTEXT_PREFIX}${name}"`;
   if (settings.minCapacity > settings.maxCapacity) {
     throw new EgressProxyValidationError(
@@ -166,6 +182,19 @@ export function settingsFromContext(node: Node): EgressProxySettings {
     );
   }
   return settings;
+}
+
+/** Context keys with the prefix that no setting reads: a typo would otherwise be ignored. */
+function rejectUnknown(node: Node, known: ReadonlySet<string>): void {
+  const unknown = Object.keys(node.getAllContext() as Record<string, unknown>)
+    .filter((key) => key.startsWith(CONTEXT_PREFIX) && !known.has(key.slice(CONTEXT_PREFIX.length)))
+    .sort();
+  if (unknown.length > 0) {
+    throw new EgressProxyValidationError(
+      `context "${unknown[0]}"`,
+      `is not a known setting${unknown.length > 1 ? ` (nor ${unknown.slice(1).join(', ')})` : ''}; known: ${[...known].map((name) => CONTEXT_PREFIX + name).join(', ')}`,
+    );
+  }
 }
 
 function describe(value: unknown): string {

@@ -18,9 +18,10 @@ readonly mirror="${EGRESS_PROXY_VM_MIRROR:-http://deb.debian.org/debian}"
 # passwd: useradd. curl: the image's smoke-test.sh. iproute2: networking in the guest.
 # dbus: hostnamectl, used by cloud-init. linux-image-cloud-amd64: the kernel for VMs.
 # python3-cffi-backend: provides a virtual package cloud-init needs, which debootstrap does not
-# resolve by itself.
+# resolve by itself. rsyslog: the journal-to-file path of the instances' logs (configured below
+# as Amazon Linux 2023 ships it).
 readonly packages=(
-  systemd systemd-sysv udev dbus procps passwd iproute2 curl kmod
+  systemd systemd-sysv udev dbus procps passwd iproute2 curl kmod rsyslog
   linux-image-cloud-amd64 initramfs-tools
   cloud-init python3-cffi-backend qemu-guest-agent
 )
@@ -74,6 +75,23 @@ network:
   config: disabled
 locale: C.UTF-8
 CLOUD
+
+# rsyslog as Amazon Linux 2023's package sets it up (Fedora's layout), not Debian's: it reads the
+# journal with imjournal (Debian's reads journald's syslog socket with imuxsock), and journald
+# does not forward to syslog. So the test runs the instances' path, and its limits. (AL2023's line
+# also sets FileCreateMode, which Debian's rsyslog 8.2302 does not know.)
+mkdir -p "${rootfs}/var/lib/rsyslog"
+cat >"${rootfs}/etc/rsyslog.conf" <<'RSYSLOG'
+global(workDirectory="/var/lib/rsyslog")
+module(load="builtin:omfile" Template="RSYSLOG_TraditionalFileFormat")
+module(load="imjournal"             # provides access to the systemd journal
+       UsePid="system" # PID number is retrieved as the ID of the process the journal entry originates from
+       StateFile="imjournal.state") # File to store the position in the journal
+include(file="/etc/rsyslog.d/*.conf" mode="optional")
+*.info;mail.none;authpriv.none;cron.none                /var/log/messages
+RSYSLOG
+mkdir -p "${rootfs}/etc/systemd/journald.conf.d"
+printf '[Journal]\nForwardToSyslog=no\n' >"${rootfs}/etc/systemd/journald.conf.d/90-egress-proxy-vm.conf"
 
 # Nothing periodic or optional competes with the test for the emulated CPUs.
 chroot "${rootfs}" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer \

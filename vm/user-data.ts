@@ -4,12 +4,13 @@ import { App } from 'aws-cdk-lib';
 import {
   buildInstanceConfig,
   policyDocument,
-  withLifecycle,
+  withFleetSettings,
   withPolicySource,
 } from '../lib/instance-config.js';
 import { POLICY_FILE_PATH } from '../lib/policy-distribution.js';
 import type { PolicyDocument } from '../proxy-app/src/config/index.js';
 import { CONTEXT_PREFIX, settingsFromContext } from '../lib/settings.js';
+import { drainTiming } from '../lib/timing.js';
 import { proxyUserData } from '../lib/user-data.js';
 import { REPO_ROOT } from './paths.js';
 
@@ -27,6 +28,8 @@ export const TEST_METRICS = { namespace: 'EgressProxy/VmTest', logGroupName: 'eg
 
 export interface RenderedUserData {
   readonly script: string;
+  /** The proxy's drain deadline in the rendered config (`timeouts.drainMs`). */
+  readonly drainMs: number;
   /**
    * The policy the stack would deploy through AppConfig, with the test's changes. The user data
    * does not carry it; the test installs it as the sidecar's policy agent would (the guest has no
@@ -56,15 +59,17 @@ export function renderUserData(): RenderedUserData {
   context[`${CONTEXT_PREFIX}allow`] = allow;
   context[`${CONTEXT_PREFIX}allowCidrs`] = allowCidrs;
   const app = new App({ context });
-  // As the fleet does: lifecycle on. The guest has no metadata service, so the sidecar keeps
-  // retrying it in the background, which also shows /healthcheck does not depend on it.
   const settings = settingsFromContext(app.node);
-  const lifecycle = withLifecycle(buildInstanceConfig(settings), {
-    enabled: true,
-    region: 'us-east-1',
-    targetGroupArn: TEST_TARGET_GROUP_ARN,
+  const base = buildInstanceConfig(settings);
+  // As the fleet does: the drain deadline from the drain bound, lifecycle on. The guest has no
+  // metadata service, so the sidecar keeps retrying it in the background, which also shows
+  // /healthcheck does not depend on it.
+  const drain = drainTiming(settings.maxDrainSeconds, base.lifecycle.targetHealthPollMs / 1000);
+  const fleetConfig = withFleetSettings(base, {
+    timeouts: { drainMs: drain.proxyDrainSeconds * 1000 },
+    lifecycle: { enabled: true, region: 'us-east-1', targetGroupArn: TEST_TARGET_GROUP_ARN },
   });
-  const config = withPolicySource(lifecycle, {
+  const config = withPolicySource(fleetConfig, {
     file: POLICY_FILE_PATH,
     appConfig: {
       application: 'vmtest1',
@@ -77,5 +82,5 @@ export function renderUserData(): RenderedUserData {
     region: 'us-east-1',
   });
   const script = proxyUserData({ config, logGroupName: TEST_LOG_GROUP, metrics: TEST_METRICS }).render();
-  return { script, policy: policyDocument(settings) };
+  return { script, drainMs: config.timeouts.drainMs, policy: policyDocument(settings) };
 }

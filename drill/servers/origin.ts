@@ -1,10 +1,12 @@
 /**
  * The "internet": an origin on ports 80 and 443 (plain HTTP on both; the drill's CONNECT tunnels
  * carry plain HTTP) that echoes the request's nonce, so a client can tell a real answer from a
- * fake one. Runs inside the internet namespace.
+ * fake one; and a TCP echo service for long-lived tunnels, which first says which address (which
+ * proxy instance) the connection came from. Runs inside the internet namespace.
  */
 import { createServer, type Server } from 'node:http';
-import { HELD_PATH, ORIGIN_PORTS, ORIGIN_READY, originAnswer } from './protocol.js';
+import { createServer as createTcpServer } from 'node:net';
+import { ECHO_PORT, echoGreeting, HELD_PATH, ORIGIN_PORTS, ORIGIN_READY, originAnswer } from './protocol.js';
 
 function serve(port: number): Promise<Server> {
   const server = createServer((req, res) => {
@@ -31,7 +33,20 @@ function serve(port: number): Promise<Server> {
   });
 }
 
+function serveEcho(): Promise<void> {
+  const server = createTcpServer((socket) => {
+    socket.on('error', () => socket.destroy());
+    socket.write(echoGreeting(socket.remoteAddress ?? '?'));
+    socket.on('data', (data) => socket.write(data));
+    socket.on('end', () => socket.end());
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(ECHO_PORT, '0.0.0.0', () => resolve());
+  });
+}
+
 export async function main(): Promise<void> {
-  await Promise.all(ORIGIN_PORTS.map(serve));
+  await Promise.all([...ORIGIN_PORTS.map(serve), serveEcho()]);
   process.stdout.write(`${ORIGIN_READY}\n`);
 }

@@ -75,3 +75,68 @@ export interface TrafficResult {
   /** For a failure: status, wrong body, reset, timeout... */
   readonly error?: string;
 }
+
+/** The origin's echo port for long-lived tunnels: it greets with the peer's address, then echoes. */
+export const ECHO_PORT = 7000;
+export const echoGreeting = (address: string): string => `from ${address}\n`;
+
+export const STAND_IN_READY = 'aws stand-in listening';
+
+/** One instance as the metadata service and the two APIs see it. */
+export interface StandInInstance {
+  readonly instanceId: string;
+  /** Its address: metadata requests are told apart by it. */
+  readonly ip: string;
+  readonly groupName: string;
+  /** `autoscaling/target-lifecycle-state`: InService, Terminated. */
+  readonly targetLifecycleState: string;
+  /** The lifecycle hook waiting for it (Pending:Wait, Terminating:Wait), if any. */
+  readonly activeHook?: string;
+  /** Its target health, as DescribeTargetHealth reports it. */
+  readonly targetHealth: { readonly state: string; readonly reason?: string };
+}
+
+/** What the drill tells the stand-in (stdin, one JSON line each). */
+export type StandInCommand =
+  | { readonly op: 'set'; readonly instance: StandInInstance }
+  | { readonly op: 'forget'; readonly instanceId: string };
+
+/** A lifecycle call the stand-in answered (stdout, one JSON line each). */
+export interface StandInEvent {
+  readonly action: string;
+  readonly instanceId: string;
+  readonly hook?: string;
+  readonly result?: string;
+  /** False: refused (no active lifecycle action, unknown instance). */
+  readonly accepted: boolean;
+}
+
+export const TUNNELS_READY = 'tunnel client ready';
+
+/** What the drill asks of the tunnel client (stdin, one JSON line each). */
+export type TunnelCommand =
+  | {
+      readonly op: 'open';
+      readonly id: string;
+      readonly host: string;
+      readonly port: number;
+      /** `host:port` of the CONNECT. */
+      readonly authority: string;
+      /** A byte every tickMs; 0: idle after the greeting. */
+      readonly tickMs: number;
+    }
+  | { readonly op: 'close'; readonly id: string };
+
+/** What the tunnel client reports (stdout, one JSON line each). */
+export type TunnelEvent =
+  | { readonly id: string; readonly event: 'open'; readonly at: number; readonly instanceIp: string }
+  | { readonly id: string; readonly event: 'failed'; readonly at: number; readonly error: string }
+  | {
+      readonly id: string;
+      readonly event: 'ended';
+      readonly at: number;
+      /** `client`: the client closed it; `fin`: the proxy side ended it; else the error (reset...). */
+      readonly how: string;
+      readonly sent: number;
+      readonly echoed: number;
+    };

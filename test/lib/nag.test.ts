@@ -50,11 +50,12 @@ describe('cdk-nag AwsSolutions', () => {
       'AwsSolutions-AS3 at EgressProxy/Fleet/Group/ASG',
       'AwsSolutions-EC23 at EgressProxy/Fleet/LoadBalancerSecurityGroup/Resource',
       'AwsSolutions-ELB2 at EgressProxy/Fleet/LoadBalancer/Resource',
-      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore] at EgressProxy/Fleet/InstanceRole/Resource',
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore] at EgressProxy/Image/BuildRole/Resource',
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/EC2InstanceProfileForImageBuilder] at EgressProxy/Image/BuildRole/Resource',
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/EC2ImageBuilderLifecycleExecutionPolicy] at EgressProxy/Image/LifecycleRole/Resource',
-      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/<FleetGroupASGF037160E>] at EgressProxy/Fleet/Lifecycle/InstancePolicy/Resource',
+      'AwsSolutions-IAM5[Resource::*] at EgressProxy/Fleet/Lifecycle/InstancePolicy/Resource',
+      'AwsSolutions-IAM5[Resource::*] at EgressProxy/Fleet/SessionManagerPolicy/Resource',
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/<AWS::StackName>-Fleet-9CD8A733] at EgressProxy/Fleet/Lifecycle/InstancePolicy/Resource',
     ]);
     for (const { rule, reason } of acknowledged) expect(reason.length, rule).toBeGreaterThan(40);
   });

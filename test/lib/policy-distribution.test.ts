@@ -25,13 +25,27 @@ describe('a deploy that changes only the policy', () => {
     }
   });
 
-  it('changes the hosted configuration version and the boot parameter, and nothing else', () => {
+  const changedTypes = (from: Template, to: Template): string[] => {
     const resources = (template: Template) => template.toJSON().Resources as Record<string, { Type: string }>;
-    const changed = Object.keys(resources(first)).filter(
-      (id) => JSON.stringify(resources(first)[id]) !== JSON.stringify(resources(second)[id]),
-    );
-    expect(changed.map((id) => resources(first)[id]!.Type).sort()).toEqual([
+    return Object.keys(resources(from))
+      .filter((id) => JSON.stringify(resources(from)[id]) !== JSON.stringify(resources(to)[id]))
+      .map((id) => resources(from)[id]!.Type)
+      .sort();
+  };
+
+  it('changes the hosted configuration version and the boot parameter, and nothing else', () => {
+    const namesOnly = templateOf({ 'egressProxy:allow': ['example.com', 'registry.npmjs.org'] });
+    expect(changedTypes(first, namesOnly)).toEqual([
       'AWS::AppConfig::HostedConfigurationVersion',
+      'AWS::SSM::Parameter',
+    ]);
+  });
+
+  it("also changes the instances' security group egress when the ports the policy reaches change", () => {
+    // SECOND drops port 80 from allowPorts: the instances may no longer send to it.
+    expect(changedTypes(first, second)).toEqual([
+      'AWS::AppConfig::HostedConfigurationVersion',
+      'AWS::EC2::SecurityGroup',
       'AWS::SSM::Parameter',
     ]);
   });

@@ -1,4 +1,4 @@
-import { Template, Match, Capture } from 'aws-cdk-lib/assertions';
+import { Template, Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { buildApp, stableTemplate } from './helpers.js';
 
@@ -47,11 +47,11 @@ describe('EgressProxy stack', () => {
       });
     });
 
-    it('drains longer than the proxy, terminates leftover flows and preserves client IPs', () => {
+    it('drains for the drain bound, terminates flows left after it and preserves client IPs', () => {
       const tg = only('AWS::ElasticLoadBalancingV2::TargetGroup').Properties;
       expect(tg.TargetGroupAttributes).toEqual(
         expect.arrayContaining([
-          { Key: 'deregistration_delay.timeout_seconds', Value: '45' },
+          { Key: 'deregistration_delay.timeout_seconds', Value: '300' },
           { Key: 'deregistration_delay.connection_termination.enabled', Value: 'true' },
           { Key: 'preserve_client_ip.enabled', Value: 'true' },
           { Key: 'target_group_health.unhealthy_state_routing.minimum_healthy_targets.count', Value: '1' },
@@ -128,12 +128,34 @@ describe('EgressProxy stack', () => {
       expect(inline.Properties.SecurityGroupIngress).toBeUndefined();
     });
 
-    it('lets instances out on 80, 443 and DNS only', () => {
-      const sg = resources('AWS::EC2::SecurityGroup')[instanceSg] as {
-        Properties: { SecurityGroupEgress: { FromPort: number; IpProtocol: string; CidrIp: unknown }[] };
-      };
-      const rules = sg.Properties.SecurityGroupEgress.map((r) => `${r.IpProtocol}/${r.FromPort}`).sort();
-      expect(rules).toEqual(['tcp/443', 'tcp/53', 'tcp/80', 'udp/53']);
+    const egressOf = (t: Template) => {
+      const [sg] = Object.entries(t.findResources('AWS::EC2::SecurityGroup'))
+        .filter(([id]) => id.startsWith('FleetInstanceSecurityGroup'))
+        .map(([, r]) => r as { Properties: { SecurityGroupEgress: Record<string, unknown>[] } });
+      return sg!.Properties.SecurityGroupEgress.map(
+        (r) => `${String(r.IpProtocol)}/${String(r.FromPort)}-${String(r.ToPort)}`,
+      ).sort();
+    };
+
+    it('lets instances out on the allowlist’s ports (here allowPorts 80, 443) and DNS only', () => {
+      expect(egressOf(template)).toEqual(['tcp/443-443', 'tcp/53-53', 'tcp/80-80', 'udp/53-53']);
+    });
+
+    it('opens a port a pattern names, and allowPorts only where a pattern or allowCidrs uses them', () => {
+      const named = Template.fromStack(
+        buildApp({
+          'egressProxy:allow': ['example.com:8443', 'api.example.com:9000'],
+          'egressProxy:allowPorts': [80, 8080],
+        }).stack,
+      );
+      // No pattern without a port and no allowCidrs: 80 and 8080 are unreachable; 443 is for AWS APIs.
+      expect(egressOf(named)).toEqual([
+        'tcp/443-443',
+        'tcp/53-53',
+        'tcp/8443-8443',
+        'tcp/9000-9000',
+        'udp/53-53',
+      ]);
     });
   });
 
@@ -210,34 +232,50 @@ describe('EgressProxy stack', () => {
         allow: [],
         proxy: { port: 3128 },
         health: { port: 8081 },
-        timeouts: { drainMs: 30000 },
+        // The drain bound less the sidecar's notice time (timing.ts), and the idle cut-off.
+        timeouts: { drainMs: 285_000, drainIdleMs: 5_000 },
         probe: { timeoutMs: 2000 },
+        lifecycle: { targetHealthPollMs: 10_000, terminateWaitMs: 360_000 },
       });
-      expect(script).toContain('TimeoutStopSec=45');
+      expect(script).toContain('TimeoutStopSec=300');
       // The group's name in its own launch template would be a dependency cycle.
       expect(JSON.stringify(parts)).not.toMatch(/AutoScalingGroup|FleetGroup/);
     });
   });
 
   describe('instance role', () => {
-    it('has SSM core and a policy scoped to its own log group, with no wildcard resource', () => {
+    it('has no managed policy: logs scoped to its own log group, Session Manager’s documented minimum', () => {
       const roleId = logicalId('AWS::IAM::Role', 'FleetInstanceRole');
-      template.hasResourceProperties('AWS::IAM::Role', {
-        ManagedPolicyArns: [
-          { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('AmazonSSMManagedInstanceCore')])] },
-        ],
-      });
-      const statements = new Capture();
-      template.hasResourceProperties('AWS::IAM::Policy', {
-        PolicyName: Match.stringLikeRegexp('^FleetInstanceRoleDefaultPolicy'),
-        Roles: [{ Ref: roleId }],
-        PolicyDocument: { Statement: statements },
-      });
-      expect(JSON.stringify(statements.asArray())).toContain('logs:PutLogEvents');
-      const policies = Object.values(resources('AWS::IAM::Policy')).filter((p) =>
-        JSON.stringify(p).includes(`{"Ref":"${roleId}"}`),
-      );
-      expect(JSON.stringify(policies)).not.toMatch(/"Resource":"\*"/);
+      expect(
+        (resources('AWS::IAM::Role')[roleId] as { Properties: Record<string, unknown> }).Properties
+          .ManagedPolicyArns,
+      ).toBeUndefined();
+      const statementsOf = (policyPrefix: string) =>
+        (
+          resources('AWS::IAM::Policy')[logicalId('AWS::IAM::Policy', policyPrefix)] as {
+            Properties: { Roles: unknown[]; PolicyDocument: { Statement: Record<string, unknown>[] } };
+          }
+        ).Properties;
+      const logs = statementsOf('FleetInstanceRoleDefaultPolicy');
+      expect(logs.Roles).toEqual([{ Ref: roleId }]);
+      expect(JSON.stringify(logs.PolicyDocument.Statement)).toContain('logs:PutLogEvents');
+      expect(JSON.stringify(logs.PolicyDocument.Statement)).not.toMatch(/"Resource":"\*"/);
+      const ssm = statementsOf('FleetSessionManagerPolicy');
+      expect(ssm.Roles).toEqual([{ Ref: roleId }]);
+      expect(ssm.PolicyDocument.Statement).toEqual([
+        {
+          Sid: 'SessionManagerOnly',
+          Effect: 'Allow',
+          Action: [
+            'ssm:UpdateInstanceInformation',
+            'ssmmessages:CreateControlChannel',
+            'ssmmessages:CreateDataChannel',
+            'ssmmessages:OpenControlChannel',
+            'ssmmessages:OpenDataChannel',
+          ],
+          Resource: '*',
+        },
+      ]);
     });
   });
 
@@ -254,21 +292,21 @@ describe('EgressProxy stack', () => {
         {
           LifecycleHookName: 'egress-proxy-terminating',
           LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
-          HeartbeatTimeout: 120,
+          // The drain bound plus a minute: outlasts a drain that starts at Terminating:Wait.
+          HeartbeatTimeout: 360,
           DefaultResult: 'CONTINUE',
         },
       ]);
       template.resourceCountIs('AWS::AutoScaling::LifecycleHook', 0);
     });
 
-    it('lets instances complete actions on their own group and deregister from their own target group only', () => {
+    it('lets instances complete actions on their own group (by its fixed name), deregister from their own target group, and read target health', () => {
       const policies = Object.values(resources('AWS::IAM::Policy')).filter((policy) =>
         JSON.stringify(policy).includes('CompleteLifecycleAction'),
       );
       expect(policies).toHaveLength(1);
       const { Statement } = (policies[0] as { Properties: { PolicyDocument: { Statement: unknown[] } } })
         .Properties.PolicyDocument;
-      const groupName = { Ref: logicalId('AWS::AutoScaling::AutoScalingGroup', 'FleetGroup') };
       expect(Statement).toEqual([
         {
           Sid: 'OwnGroupLifecycleActions',
@@ -277,7 +315,17 @@ describe('EgressProxy stack', () => {
           Resource: {
             'Fn::Join': [
               '',
-              expect.arrayContaining([':autoScalingGroup:*:autoScalingGroupName/', groupName]),
+              [
+                'arn:',
+                { Ref: 'AWS::Partition' },
+                ':autoscaling:',
+                { Ref: 'AWS::Region' },
+                ':',
+                { Ref: 'AWS::AccountId' },
+                ':autoScalingGroup:*:autoScalingGroupName/',
+                { Ref: 'AWS::StackName' },
+                expect.stringMatching(/^-Fleet-[0-9A-F]{8}$/),
+              ],
             ],
           },
         },
@@ -287,7 +335,20 @@ describe('EgressProxy stack', () => {
           Action: 'elasticloadbalancing:DeregisterTargets',
           Resource: { Ref: logicalId('AWS::ElasticLoadBalancingV2::TargetGroup', 'FleetTargetGroup') },
         },
+        {
+          Sid: 'TargetHealthReads',
+          Effect: 'Allow',
+          Action: 'elasticloadbalancing:DescribeTargetHealth',
+          Resource: '*',
+        },
       ]);
+    });
+
+    it('names the group at synth, the name the lifecycle policy uses', () => {
+      const group = only('AWS::AutoScaling::AutoScalingGroup').Properties;
+      expect(group.AutoScalingGroupName).toEqual({
+        'Fn::Join': ['', [{ Ref: 'AWS::StackName' }, expect.stringMatching(/^-Fleet-[0-9A-F]{8}$/)]],
+      });
     });
 
     it('passes the target group and region to the instances, with a launch deadline inside the hook', () => {
@@ -303,6 +364,7 @@ describe('EgressProxy stack', () => {
       const script = parts.map((p) => (typeof p === 'string' ? p : '<token>')).join('');
       expect(script).toContain('"enabled": true');
       expect(script).toContain('"launchTimeoutMs": 240000');
+      expect(script).toContain('"terminateWaitMs": 360000');
     });
   });
 
@@ -329,6 +391,16 @@ describe('EgressProxy stack', () => {
       });
     });
 
+    it('builds only once the private subnets have their NAT route', () => {
+      const image = logicalId('AWS::ImageBuilder::Image', 'Image');
+      const natRoutes = Object.keys(resources('AWS::EC2::Route')).filter((id) =>
+        /^VpcprivateSubnet\dDefaultRoute/.test(id),
+      );
+      expect(natRoutes).toHaveLength(2);
+      const dependsOn = (template.toJSON().Resources[image] as { DependsOn: string[] }).DependsOn;
+      expect(dependsOn).toEqual(expect.arrayContaining(natRoutes));
+    });
+
     it('names component and recipe after the content hash', () => {
       const hash = stack.image.contentHash;
       expect(hash).toMatch(/^[0-9a-f]{16}$/);
@@ -347,6 +419,35 @@ describe('EgressProxy stack', () => {
           ],
         },
       });
+    });
+  });
+
+  describe('interface endpoints (setting)', () => {
+    it('are off by default', () => {
+      template.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
+    });
+
+    it('put the APIs the instances call into the private subnets, with private DNS', () => {
+      const withEndpoints = Template.fromStack(buildApp({ 'egressProxy:interfaceEndpoints': true }).stack);
+      const services = Object.values(withEndpoints.findResources('AWS::EC2::VPCEndpoint')).map((endpoint) => {
+        const { ServiceName, PrivateDnsEnabled, VpcEndpointType, SubnetIds } = (
+          endpoint as { Properties: Record<string, unknown> }
+        ).Properties;
+        expect({ PrivateDnsEnabled, VpcEndpointType }).toEqual({
+          PrivateDnsEnabled: true,
+          VpcEndpointType: 'Interface',
+        });
+        expect(JSON.stringify(SubnetIds)).toMatch(/privateSubnet1.*privateSubnet2/);
+        return JSON.stringify(ServiceName).replace(/.*\.([a-z0-9]+)"?\]*\]*\}*$/, '$1');
+      });
+      expect(services.sort()).toEqual([
+        'autoscaling',
+        'ec2messages',
+        'elasticloadbalancing',
+        'logs',
+        'ssm',
+        'ssmmessages',
+      ]);
     });
   });
 
@@ -398,6 +499,7 @@ describe('EgressProxy stack', () => {
       expect(Object.keys(outputs).sort()).toEqual([
         'AutoScalingGroupName',
         'DetectBrokenProxySeconds',
+        'DrainBoundSeconds',
         'HttpProxyLine',
         'HttpsProxyLine',
         'NoProxyLine',
@@ -408,6 +510,7 @@ describe('EgressProxy stack', () => {
       ]);
       expect(JSON.stringify(outputs.HttpsProxyLine!.Value)).toMatch(/HTTPS_PROXY=http:\/\/.*DNSName.*:3128/);
       expect(outputs.DetectBrokenProxySeconds!.Value).toBe('20');
+      expect(outputs.DrainBoundSeconds!.Value).toBe('300');
     });
   });
 });

@@ -1,12 +1,14 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_BUNDLE_DIRECTORY } from '../../lib/proxy-image.js';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { itWithTool } from './tools.js';
 
-const outdir = mkdtempSync(join(tmpdir(), 'egress-proxy-cdk-out-'));
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const clone = mkdtempSync(join(tmpdir(), 'egress-proxy-clone-'));
+const outdir = join(clone, 'cdk.out');
 let synth: { status: number | null; output: string };
 
 /** cfn-lint findings we accept, each with the reason. Anything else at error level fails. */
@@ -19,16 +21,31 @@ const ACCEPTED_CFN_LINT_ERRORS = [
   },
 ];
 
-// The real app from bin/ through the real CLI, as a user on a fresh clone runs it: no AWS
-// credentials, no context lookups, the real proxy-app/dist bundles.
-describe('npx cdk synth', () => {
+/** The repository as a fresh clone has it: the files git knows (committed or not ignored), no build output. */
+function freshClone(): void {
+  const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    cwd: REPO,
+    encoding: 'utf8',
+  })
+    .split('\0')
+    .filter((file) => file && existsSync(join(REPO, file)));
+  for (const file of files) {
+    mkdirSync(dirname(join(clone, file)), { recursive: true });
+    cpSync(join(REPO, file), join(clone, file));
+  }
+  // `npm ci` would install the same tree; linking it keeps the test offline and quick.
+  symlinkSync(join(REPO, 'node_modules'), join(clone, 'node_modules'), 'dir');
+}
+
+// The real app from bin/ through the real CLI, as a user on a fresh clone runs it: no build yet
+// (cdk.json's "build" makes the bundles), no AWS credentials, no context lookups.
+describe('npx cdk synth on a fresh clone', () => {
   beforeAll(() => {
-    expect(
-      existsSync(join(DEFAULT_BUNDLE_DIRECTORY, 'proxy.js')),
-      'proxy-app/dist is missing: run npm run build',
-    ).toBe(true);
+    freshClone();
+    expect(existsSync(join(clone, 'proxy-app/dist'))).toBe(false);
     const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('AWS_')));
     const run = spawnSync('npx', ['cdk', 'synth', '--quiet', '--no-notices', '--output', outdir], {
+      cwd: clone,
       encoding: 'utf8',
       env: {
         ...env,
@@ -38,7 +55,16 @@ describe('npx cdk synth', () => {
       },
     });
     synth = { status: run.status, output: `${run.stdout}\n${run.stderr}` };
-  }, 180_000);
+  }, 240_000);
+
+  afterAll(() => rmSync(clone, { recursive: true, force: true }));
+
+  it('builds the bundles first (cdk.json "build")', () => {
+    expect(synth.status, synth.output).toBe(0);
+    for (const file of ['proxy.js', 'sidecar.js', 'package.json']) {
+      expect(existsSync(join(clone, 'proxy-app/dist', file)), file).toBe(true);
+    }
+  });
 
   it('succeeds without credentials and without context lookups', () => {
     expect(synth.status, synth.output).toBe(0);

@@ -44,8 +44,24 @@ describe('settings from context', () => {
     ],
     [{ ...allow, 'egressProxy:desiredCapacity': 9 }, /desiredCapacity" \(9\) must be between/],
     [{ ...allow, 'egressProxy:vpcId': 'my-vpc' }, /vpcId" must be a VPC id/],
+    [{ ...allow, 'egressProxy:maxDrainSeconds': 3601 }, /maxDrainSeconds" must be an integer from 0 to 3600/],
+    [{ ...allow, 'egressProxy:interfaceEndpoints': 'yes' }, /interfaceEndpoints" must be true or false/],
+    [
+      { ...allow, 'egressProxy:minCapcity': 3 },
+      /context "egressProxy:minCapcity" is not a known setting; known: egressProxy:allow, .*egressProxy:minCapacity, /,
+    ],
+    [
+      { ...allow, 'egressProxy:deregistrationDelaySeconds': 45, 'egressProxy:drainMs': 1000 },
+      /context "egressProxy:deregistrationDelaySeconds" is not a known setting \(nor egressProxy:drainMs\)/,
+    ],
   ])('rejects %j', (context, message) => {
     expect(() => fromContext(context)).toThrow(message);
+  });
+
+  it('ignores context that is not ours (CDK feature flags, other apps)', () => {
+    expect(
+      fromContext({ ...allow, '@aws-cdk/core:stackRelativeExports': true, 'other:key': 1 }).allow,
+    ).toEqual(['example.com']);
   });
 });
 
@@ -76,15 +92,22 @@ describe('timing chain', () => {
     healthCheckIntervalSeconds: 10,
     healthyThresholdCount: 2,
     unhealthyThresholdCount: 2,
-    drainSeconds: 30,
-    deregistrationDelaySeconds: 45,
     healthCheckGracePeriodSeconds: 120,
+    maxDrainSeconds: 300,
+    drainIdleSeconds: 5,
+    targetHealthPollSeconds: 10,
+    terminatingHookTimeoutSeconds: 360,
+    heartbeatSeconds: 60,
   };
 
-  it('returns detection and replacement estimates', () => {
+  it('returns the estimates and the drain: the deregistration delay is the bound, the proxy closes before it', () => {
     const t = validateTimingChain(ok);
     expect(t.detectionSeconds).toBe(20);
     expect(t.replacementInServiceSeconds).toBeGreaterThan(t.detectionSeconds);
+    expect(t.deregistrationDelaySeconds).toBe(300);
+    // The sidecar learns of a deregistration within one poll and one call.
+    expect(t.noticeSeconds).toBe(15);
+    expect(t.proxyDrainSeconds).toBe(285);
   });
 
   it.each<[Partial<TimingInputs>, RegExp]>([
@@ -96,14 +119,26 @@ describe('timing chain', () => {
       { healthCheckTimeoutSeconds: 10 },
       /healthCheckTimeout \(10 s\) must be shorter than healthCheckInterval/,
     ],
-    [{ drainSeconds: 45 }, /deregistrationDelay \(45 s\) must be longer than the proxy's drain time/],
-    [
-      { terminatingHookTimeoutSeconds: 45 },
-      /terminatingHookTimeout \(45 s\) must be longer than deregistrationDelay/,
-    ],
     [
       { healthCheckGracePeriodSeconds: 20 },
       /healthCheckGracePeriod \(20 s\) must be longer than the detection time/,
+    ],
+    [
+      { maxDrainSeconds: 3601 },
+      /maxDrain \(3601 s\) is the target group's deregistration delay, which is at most 3600 s/,
+    ],
+    [
+      { maxDrainSeconds: 20 },
+      /maxDrain \(20 s\) must exceed the time the sidecar may take to learn of a deregistration/,
+    ],
+    [
+      { terminatingHookTimeoutSeconds: 300 },
+      /terminatingHookTimeout \(300 s\) must be longer than maxDrain \(300 s\) plus the sidecar's notice time \(15 s\)/,
+    ],
+    [{ terminatingHookTimeoutSeconds: 7201 }, /terminatingHookTimeout \(7201 s\) must be 30-7200 s/],
+    [
+      { maxDrainSeconds: 30, terminatingHookTimeoutSeconds: 50, heartbeatSeconds: 60 },
+      /terminatingHookTimeout \(50 s\) must be longer than the sidecar's heartbeat interval/,
     ],
   ])('rejects %j', (change, message) => {
     expect(() => validateTimingChain({ ...ok, ...change })).toThrow(message);
@@ -113,9 +148,7 @@ describe('timing chain', () => {
     expect(() => buildApp({ 'egressProxy:probeTimeoutMs': 6000 })).toThrow(
       /EgressProxy\/Fleet: healthCheckTimeout \(5 s\) must be longer than the sidecar's probe timeout/,
     );
-    expect(() => buildApp({ 'egressProxy:deregistrationDelaySeconds': 20 })).toThrow(
-      /deregistrationDelay \(20 s\)/,
-    );
+    expect(() => buildApp({ 'egressProxy:maxDrainSeconds': 10 })).toThrow(/maxDrain \(10 s\) must exceed/);
   });
 
   it('rejects an instance type of the wrong architecture', () => {

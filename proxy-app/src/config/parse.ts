@@ -73,6 +73,7 @@ export function parseConfig(raw: unknown): EgressProxyConfig {
       idleMs: [1_000, 86_400_000],
       headersMs: [1, 600_000],
       drainMs: [0, 3_600_000],
+      drainIdleMs: [100, 3_600_000],
     }),
     limits: numbers(root.limits, 'limits', DEFAULTS.limits, {
       maxConnections: [1, 10_000_000],
@@ -199,12 +200,16 @@ function lifecycle(value: unknown): LifecycleSettings {
         launchTimeoutMs: defaults.launchTimeoutMs,
         heartbeatMs: defaults.heartbeatMs,
         pollMs: defaults.pollMs,
+        targetHealthPollMs: defaults.targetHealthPollMs,
+        terminateWaitMs: defaults.terminateWaitMs,
       },
       {
         readySuccesses: [1, 100],
         launchTimeoutMs: [1_000, 7_200_000],
         heartbeatMs: [1_000, 3_600_000],
         pollMs: [100, 60_000],
+        targetHealthPollMs: [100, 600_000],
+        terminateWaitMs: [1_000, 7_200_000],
       },
     ),
   };

@@ -42,8 +42,13 @@ export interface EgressProxyConfig {
     readonly idleMs: number;
     /** A client must send complete request headers within this (slowloris guard). */
     readonly headersMs: number;
-    /** On SIGTERM, open tunnels get this long to finish. */
+    /**
+     * Once a drain starts (SIGTERM, or the sidecar's lifecycle), tunnels still moving bytes get
+     * this long to finish; then what is left is closed.
+     */
     readonly drainMs: number;
+    /** While draining, a tunnel that carried no byte for this long is closed at once. */
+    readonly drainIdleMs: number;
   };
   readonly limits: {
     /** Client connections across all workers; beyond this, 503. */
@@ -145,6 +150,16 @@ export interface LifecycleSettings {
   readonly heartbeatMs: number;
   /** How often the target lifecycle state is read. */
   readonly pollMs: number;
+  /**
+   * How often the load balancer's view of this target is read (DescribeTargetHealth): a target
+   * turning `draining` means deregistration began, whatever instance metadata says yet.
+   */
+  readonly targetHealthPollMs: number;
+  /**
+   * Once drained, how long the terminating hook may take to become active (the deregistration
+   * delay, when the load balancer does not end it early, plus Auto Scaling's own step).
+   */
+  readonly terminateWaitMs: number;
 }
 
 type DeepPartial<T> = {
@@ -166,7 +181,7 @@ export const DEFAULTS: Omit<EgressProxyConfig, 'allow'> = {
   metrics: { host: '127.0.0.1', port: 9464 },
   allowPorts: [80, 443],
   allowCidrs: [],
-  timeouts: { connectMs: 5_000, idleMs: 300_000, headersMs: 10_000, drainMs: 30_000 },
+  timeouts: { connectMs: 5_000, idleMs: 300_000, headersMs: 10_000, drainMs: 30_000, drainIdleMs: 5_000 },
   limits: { maxConnections: 50_000, maxHeaderBytes: 16_384 },
   probe: { timeoutMs: 2_000, cacheMs: 1_000 },
   dns: { cacheMs: 30_000, negativeCacheMs: 5_000 },
@@ -182,6 +197,8 @@ export const DEFAULTS: Omit<EgressProxyConfig, 'allow'> = {
     launchTimeoutMs: 240_000,
     heartbeatMs: 60_000,
     pollMs: 5_000,
+    targetHealthPollMs: 10_000,
+    terminateWaitMs: 360_000,
   },
   policy: {
     file: null,

@@ -1,9 +1,9 @@
-import type { Socket } from 'node:net';
 import type { EgressProxyConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { Policy } from '../policy/policy.js';
 import { ProxyError } from './errors.js';
 import type { SlotLease } from './slot-lease.js';
+import type { Relay } from './splice.js';
 import type { UpstreamOptions } from './upstream.js';
 
 /** What one worker's handlers share. `policy` is swapped on reload; the rest lives as long as the worker. */
@@ -14,10 +14,10 @@ export interface WorkerContext {
   readonly slots: SlotLease;
   readonly upstream: UpstreamOptions;
   policy: Policy;
-  /** Set on SIGTERM: new requests get 503 or `Connection: close`. */
+  /** Set when a drain starts: new requests get 503, answers `Connection: close`. */
   draining: boolean;
-  /** Open tunnels' client sockets, ended at the drain deadline. */
-  readonly tunnels: Set<Socket>;
+  /** Open tunnels, closed when idle while draining and at the drain deadline. */
+  readonly tunnels: Set<Relay>;
   /** Absolute-form requests still being forwarded. */
   forwardsInFlight: number;
 }

@@ -5,7 +5,8 @@ export type ToWorker =
   | { readonly type: 'config'; readonly config: EgressProxyConfig }
   | { readonly type: 'slots-granted'; readonly count: number; readonly urgent: boolean }
   | { readonly type: 'slots-reclaim' }
-  | { readonly type: 'drain' };
+  /** `stop`: also stop accepting and exit once drained (SIGTERM); without it, keep listening. */
+  | { readonly type: 'drain'; readonly stop: boolean };
 
 /** What a worker tells the primary. */
 export type ToPrimary =

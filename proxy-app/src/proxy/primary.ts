@@ -16,16 +16,21 @@ const RELOADABLE = new Set(['allow', 'allowPorts', 'allowCidrs', 'log']);
 
 /**
  * The primary process: one worker per core sharing the listening socket, the pool of connection
- * slots they lease from, the metrics endpoint, SIGHUP reloads and the SIGTERM drain.
+ * slots they lease from, the control endpoint, SIGHUP reloads, the drain (`POST /drain`, see
+ * `WorkerDrain`) and the stop (SIGTERM: drain, stop accepting, exit once drained).
  */
 export function runPrimary(initial: EgressProxyConfig, configFile: string, logger: Logger): void {
   let config = initial;
   let draining = false;
+  let stopping = false;
   let started = false;
   const size = workerCount(config);
 
   const send = (worker: Worker, message: ToWorker): void => {
     if (worker.isConnected()) worker.send(message);
+  };
+  const broadcast = (message: ToWorker): void => {
+    for (const worker of Object.values(cluster.workers ?? {})) if (worker) send(worker, message);
   };
   const slots = new SlotPool(config.limits.maxConnections, (id, message) => {
     const worker = cluster.workers?.[id];
@@ -35,7 +40,11 @@ export function runPrimary(initial: EgressProxyConfig, configFile: string, logge
   });
   const fork = (): void => {
     const worker = cluster.fork();
-    worker.once('online', () => send(worker, { type: 'config', config }));
+    worker.once('online', () => {
+      send(worker, { type: 'config', config });
+      // A replacement forked during a drain drains too.
+      if (draining) send(worker, { type: 'drain', stop: false });
+    });
   };
 
   let listening = 0;
@@ -54,7 +63,7 @@ export function runPrimary(initial: EgressProxyConfig, configFile: string, logge
 
   cluster.on('exit', (worker, code, signal) => {
     slots.forget(worker.id);
-    if (draining) {
+    if (stopping) {
       if (Object.keys(cluster.workers ?? {}).length === 0) finish(0);
       return;
     }
@@ -85,8 +94,7 @@ export function runPrimary(initial: EgressProxyConfig, configFile: string, logge
         allowCidrs: next.allowCidrs,
         log: next.log,
       };
-      for (const worker of Object.values(cluster.workers ?? {}))
-        if (worker) send(worker, { type: 'config', config });
+      broadcast({ type: 'config', config });
       logger.info({ policyVersion: policyVersion(config) }, 'policy reloaded');
       return { ok: true, policyVersion: policyVersion(config) };
     } catch (error) {
@@ -103,18 +111,25 @@ export function runPrimary(initial: EgressProxyConfig, configFile: string, logge
   process.on('SIGHUP', reload);
 
   const drain = (): void => {
-    if (draining) return;
+    if (draining || stopping) return;
     draining = true;
-    logger.info({ drainMs: config.timeouts.drainMs }, 'draining');
-    for (const worker of Object.values(cluster.workers ?? {})) if (worker) send(worker, { type: 'drain' });
+    logger.info({ drainMs: config.timeouts.drainMs, drainIdleMs: config.timeouts.drainIdleMs }, 'draining');
+    broadcast({ type: 'drain', stop: false });
+  };
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    draining = true;
+    logger.info({ drainMs: config.timeouts.drainMs }, 'stopping: draining, then exiting');
+    broadcast({ type: 'drain', stop: true });
     setTimeout(() => {
       for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL');
       finish(0);
     }, config.timeouts.drainMs + KILL_GRACE_MS).unref();
     if (Object.keys(cluster.workers ?? {}).length === 0) finish(0);
   };
-  process.on('SIGTERM', drain);
-  process.on('SIGINT', drain);
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 
   function finish(code: number): void {
     metricsServer.close();
@@ -141,9 +156,11 @@ interface ControlActions {
 
 /**
  * The loopback control endpoint: `GET /metrics` (Prometheus text, summed across workers),
- * `POST /drain` (the same drain as SIGTERM) and `POST /reload` (the same reload as SIGHUP, with
- * its result in the answer). The sidecar runs as the same unprivileged user in another systemd
- * unit: it can neither stop nor reload a unit, nor find the primary's pid reliably, so it uses these.
+ * `POST /drain` (starts the drain without stopping: the sidecar's termination lifecycle calls it
+ * when the load balancer deregisters this instance) and `POST /reload` (the same reload as SIGHUP,
+ * with its result in the answer). The sidecar runs as the same unprivileged user in another
+ * systemd unit: it can neither stop nor reload a unit, nor find the primary's pid reliably, so it
+ * uses these.
  */
 function serveMetrics(
   config: EgressProxyConfig,

@@ -1,6 +1,19 @@
 import type { Socket } from 'node:net';
 import type { UpstreamReader } from './upstream-reader.js';
 
+/** After a graceful close, sockets still open this long later are destroyed. */
+const CLOSE_GRACE_MS = 2_000;
+
+/** What the drain may do to a relay in progress. */
+export interface Relay {
+  /** From now on, ends both sides gracefully once neither has moved a byte for `idleMs`. */
+  closeWhenIdle(idleMs: number): void;
+  /** Ends both directions now (FIN), destroying them if they have not closed shortly after. */
+  close(): void;
+  /** Closes both sockets at once (the process is about to exit). */
+  destroy(): void;
+}
+
 /**
  * Relays bytes both ways until both directions have ended: client to upstream through 'data'
  * events, upstream to client through `reader` (the upstream socket was opened with its
@@ -18,10 +31,30 @@ export function splice(
   head: Buffer,
   idleMs: number,
   onClosed: (bytesUp: number, bytesDown: number) => void,
-): void {
+): Relay {
   const destroyBoth = (): void => {
     client.destroy();
     upstream.destroy();
+  };
+  let closing = false;
+  const close = (): void => {
+    if (closing) return;
+    closing = true;
+    client.end();
+    upstream.end();
+    setTimeout(destroyBoth, CLOSE_GRACE_MS).unref();
+  };
+  // Node re-arms a socket's timeout on every read and write, so it measures idleness for free.
+  // After the process was stalled (a GC pause, CPU starvation) the expired timer runs before the
+  // bytes that arrived meanwhile are read: decide once they have been (setImmediate runs after the
+  // poll phase), and only if none came.
+  let onIdle = destroyBoth;
+  const moved = (): number => client.bytesRead + upstream.bytesRead;
+  const onTimeout = (): void => {
+    const before = moved();
+    setImmediate(() => {
+      if (moved() === before) onIdle();
+    });
   };
   let open = 2;
   for (const [socket, peer] of [
@@ -29,7 +62,7 @@ export function splice(
     [upstream, client],
   ] as const) {
     socket.setTimeout(idleMs);
-    socket.on('timeout', destroyBoth);
+    socket.on('timeout', onTimeout);
     socket.on('error', destroyBoth);
     peer.on('drain', () => socket.resume());
     socket.on('end', () => peer.end());
@@ -48,4 +81,13 @@ export function splice(
   upstream.resume();
   // A client socket may arrive paused (it waited behind earlier pipelined requests).
   client.resume();
+  return {
+    closeWhenIdle(drainIdleMs: number): void {
+      if (onIdle === close) return;
+      onIdle = close;
+      if (drainIdleMs < idleMs) for (const socket of [client, upstream]) socket.setTimeout(drainIdleMs);
+    },
+    close,
+    destroy: destroyBoth,
+  };
 }

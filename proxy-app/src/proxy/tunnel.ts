@@ -55,12 +55,19 @@ export async function handleConnect(
   }
   client.removeAllListeners('error');
   client.removeAllListeners('timeout');
-  context.tunnels.add(client);
   counts.openTunnels++;
   client.write(ESTABLISHED);
-  splice(client, upstream, reader, head, context.config.timeouts.idleMs, (bytesUp, bytesDown) => {
-    context.tunnels.delete(client);
-    counts.openTunnels--;
-    exchange.finish({ decision: 'allowed', status: 200, bytesUp, bytesDown });
-  });
+  const relay = splice(
+    client,
+    upstream,
+    reader,
+    head,
+    context.config.timeouts.idleMs,
+    (bytesUp, bytesDown) => {
+      context.tunnels.delete(relay);
+      counts.openTunnels--;
+      exchange.finish({ decision: 'allowed', status: 200, bytesUp, bytesDown });
+    },
+  );
+  context.tunnels.add(relay);
 }

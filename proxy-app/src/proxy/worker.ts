@@ -2,13 +2,12 @@ import type { EgressProxyConfig } from '../config/schema.js';
 import { createLogger, flushLogger, type Logger } from '../log/logger.js';
 import { Policy } from '../policy/policy.js';
 import type { WorkerContext } from './context.js';
+import { WorkerDrain } from './drain.js';
 import { isMessage, type ToPrimary, type ToWorker } from './messages.js';
 import { answerMetricsRequests, metrics, observeUpstreamConnect } from './metrics.js';
 import { Resolver } from './resolver.js';
 import { createProxyServer } from './server.js';
 import { leaseBatch, SlotLease } from './slot-lease.js';
-
-const DRAIN_POLL_MS = 100;
 
 /** A worker process: waits for its config from the primary, then serves until drained. */
 export function runWorker(): void {
@@ -44,34 +43,21 @@ function serve(config: EgressProxyConfig, send: (message: ToPrimary) => void): v
   answerMetricsRequests();
   const { server, forwarder } = createProxyServer(context);
 
-  const drain = (): void => {
-    if (context.draining) return;
-    context.draining = true;
-    logger.info({ tunnels: context.tunnels.size, forwards: context.forwardsInFlight }, 'draining');
-    server.close();
-    const deadline = Date.now() + config.timeouts.drainMs;
-    const poll = setInterval(() => {
-      const idle = context.tunnels.size === 0 && context.forwardsInFlight === 0;
-      if (!idle && Date.now() < deadline) return;
-      clearInterval(poll);
-      if (!idle)
-        logger.warn(
-          { tunnels: context.tunnels.size, forwards: context.forwardsInFlight },
-          'drain deadline: closing what is left',
-        );
-      for (const tunnel of context.tunnels) tunnel.destroy();
-      server.closeAllConnections();
-      // Let the destroyed tunnels' close handlers write their access-log lines first.
-      setImmediate(() => void forwarder.close().finally(() => exit(logger, 0)));
-    }, DRAIN_POLL_MS);
-  };
+  const drain = new WorkerDrain(context, server, () => {
+    for (const tunnel of context.tunnels) tunnel.destroy();
+    server.closeAllConnections();
+    // Let the destroyed tunnels' close handlers write their access-log lines first.
+    setImmediate(() => void forwarder.close().finally(() => exit(logger, 0)));
+  });
 
   process.on('message', (message: unknown) => {
     if (!isMessage<ToWorker>(message)) return;
     if (message.type === 'slots-granted') context.slots.granted(message.count, message.urgent);
     else if (message.type === 'slots-reclaim') context.slots.reclaim();
-    else if (message.type === 'drain') drain();
-    else if (message.type === 'config') {
+    else if (message.type === 'drain') {
+      if (message.stop) drain.stop();
+      else drain.start();
+    } else if (message.type === 'config') {
       metrics.policyInfo.reset();
       context.policy = new Policy(message.config);
       metrics.policyInfo.set({ version: context.policy.version }, 1);
@@ -81,8 +67,8 @@ function serve(config: EgressProxyConfig, send: (message: ToPrimary) => void): v
     }
   });
   // systemd signals the whole control group; the primary's drain message is the other path in.
-  process.on('SIGTERM', drain);
-  process.on('SIGINT', drain);
+  process.on('SIGTERM', () => drain.stop());
+  process.on('SIGINT', () => drain.stop());
   process.on('SIGHUP', () => undefined);
 
   server.once('error', (error) => {

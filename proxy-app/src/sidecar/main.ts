@@ -28,6 +28,7 @@ const state: SidecarState = {
   metrics,
   policy: new PolicyReporter(proxyPolicy, () => policyAgent, config.probe.cacheMs),
   draining: false,
+  leaving: false,
 };
 const server = createSidecarServer(state);
 
@@ -55,7 +56,7 @@ server.listen(config.health.port, config.health.host, () => {
       probe: async () =>
         (await state.prober.check()).ok &&
         (!wantsPolicyAgent(config) || ((await policyAgent?.ready()) ?? false)),
-      startDraining: () => (state.draining = true),
+      markLeaving: () => (state.leaving = true),
     };
     runLifecycle(config, host, logger).catch((error: Error) =>
       logger.error({ err: error.message }, 'lifecycle stopped; hooks fall back to their default results'),

@@ -15,6 +15,14 @@ export interface SidecarState {
   readonly policy: PolicyReporter;
   /** While set, `/healthcheck` answers 503 `draining` so the load balancer moves traffic away. */
   draining: boolean;
+  /**
+   * Set by the lifecycle once the instance leaves the fleet (deregistered, or about to be): the
+   * proxy drains and refuses new requests, so probing it would fail. `/healthcheck` answers 200
+   * `leaving` instead: whether the load balancer keeps checking a draining target and resets the
+   * flows of one it finds unhealthy is not documented, and a leaving instance must not lose its
+   * draining tunnels that way.
+   */
+  leaving: boolean;
 }
 
 const NONCE = /^[0-9a-f]{1,64}$/;
@@ -46,6 +54,10 @@ export function createSidecarServer(state: SidecarState): Server {
           if (!allowMethods(req, res, ['GET', 'HEAD'])) return;
           if (state.draining) {
             void state.policy.report().then((policy) => json(res, 503, { status: 'draining', ...policy }));
+            return;
+          }
+          if (state.leaving) {
+            void state.policy.report().then((policy) => json(res, 200, { status: 'leaving', ...policy }));
             return;
           }
           void Promise.all([state.prober.check(), state.policy.report()]).then(([result, policy]) => {

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { dial, exchange, readResponse, tunnel } from '../client.js';
 import { run, startProxy, type Fleet } from '../harness.js';
 import { startTcpOrigin, type TcpOrigin } from '../origins.js';
+import { connectOutcome } from '../tunnel-clients.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -49,14 +50,7 @@ describe('SIGTERM drain', () => {
     fleet.proxy.child.kill('SIGTERM');
     await fleet.proxy.waitForLog((line) => line.msg === 'draining' && line.tunnels === 1);
     // New connections are refused once every worker has closed its listener.
-    await expect
-      .poll(() =>
-        dial(fleet.config.proxy.port).then(
-          (s) => (s.destroy(), 'accepted'),
-          (e: NodeJS.ErrnoException) => e.code,
-        ),
-      )
-      .toBe('ECONNREFUSED');
+    await expect.poll(() => connectOutcome(fleet.config.proxy.port)).toBe('ECONNREFUSED');
     expect(await roundTrip(socket, 'still here')).toBe('still here');
     const started = Date.now();
     socket.end();

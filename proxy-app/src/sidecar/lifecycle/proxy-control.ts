@@ -1,53 +1,42 @@
 import { request } from 'undici';
-import type { Clock } from './clock.js';
 
-const OPEN_TUNNELS = /^egress_proxy_open_tunnels (\d+)/m;
+const OPEN_CONNECTIONS = /^egress_proxy_open_connections (\d+)/m;
+const CALL_TIMEOUT_MS = 2_000;
 
-/** The local proxy as the lifecycle sees it, through its loopback metrics endpoint. */
+/** The local proxy as the lifecycle sees it, through its loopback control endpoint. */
 export interface ProxyControl {
-  /** Open CONNECT tunnels; 0 when the proxy is not running. */
-  openTunnels(): Promise<number>;
-  /** Asks the proxy to drain and exit, and waits (up to `timeoutMs`) until it has. */
-  stop(timeoutMs: number): Promise<void>;
+  /** Starts the proxy's drain (see proxy/drain.ts); false when the proxy did not take it. */
+  drain(): Promise<boolean>;
+  /** Client connections the proxy holds, tunnels included; 0 when it does not answer. */
+  openConnections(): Promise<number>;
 }
 
-export class MetricsProxyControl implements ProxyControl {
-  constructor(
-    private readonly metricsOrigin: string,
-    private readonly clock: Clock,
-  ) {}
+export class HttpProxyControl implements ProxyControl {
+  constructor(private readonly controlOrigin: string) {}
 
-  async openTunnels(): Promise<number> {
+  async drain(): Promise<boolean> {
     try {
-      const response = await request(`${this.metricsOrigin}/metrics`, { signal: AbortSignal.timeout(2_000) });
-      const text = await response.body.text();
-      return Number(OPEN_TUNNELS.exec(text)?.[1] ?? 0);
-    } catch {
-      return 0;
-    }
-  }
-
-  async stop(timeoutMs: number): Promise<void> {
-    try {
-      const response = await request(`${this.metricsOrigin}/drain`, {
+      const response = await request(`${this.controlOrigin}/drain`, {
         method: 'POST',
-        signal: AbortSignal.timeout(2_000),
+        signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
       });
       await response.body.dump();
-    } catch {
-      return;
-    }
-    const deadline = this.clock.now() + timeoutMs;
-    while (this.clock.now() < deadline && (await this.answers())) await this.clock.sleep(200);
-  }
-
-  private async answers(): Promise<boolean> {
-    try {
-      const response = await request(`${this.metricsOrigin}/metrics`, { signal: AbortSignal.timeout(1_000) });
-      await response.body.dump();
-      return true;
+      return response.statusCode === 202;
     } catch {
       return false;
+    }
+  }
+
+  async openConnections(): Promise<number> {
+    try {
+      const response = await request(`${this.controlOrigin}/metrics`, {
+        signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+      });
+      const text = await response.body.text();
+      return Number(OPEN_CONNECTIONS.exec(text)?.[1] ?? 0);
+    } catch {
+      // A proxy that is gone or hung holds nothing the drain could still save.
+      return 0;
     }
   }
 }

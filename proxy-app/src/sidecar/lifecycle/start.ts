@@ -6,12 +6,12 @@ import { AwsLifecycleActions } from './actions.js';
 import { systemClock } from './clock.js';
 import { LifecycleController } from './controller.js';
 import { Imds } from './imds.js';
-import { MetricsProxyControl } from './proxy-control.js';
+import { HttpProxyControl } from './proxy-control.js';
 import { retry } from './retry.js';
 
 export interface LifecycleHost {
   readonly probe: () => Promise<boolean>;
-  readonly startDraining: () => void;
+  readonly markLeaving: () => void;
 }
 
 /**
@@ -39,7 +39,7 @@ export async function runLifecycle(
   const controller = new LifecycleController({
     targetState: () => imds.targetLifecycleState(),
     probe: host.probe,
-    startDraining: host.startDraining,
+    markLeaving: host.markLeaving,
     actions: new AwsLifecycleActions({
       autoScaling: new AutoScalingClient(clientOptions),
       loadBalancing: new ElasticLoadBalancingV2Client(clientOptions),
@@ -50,7 +50,7 @@ export async function runLifecycle(
       clock: systemClock,
       logger,
     }),
-    proxy: new MetricsProxyControl(`http://${config.metrics.host}:${config.metrics.port}`, systemClock),
+    proxy: new HttpProxyControl(`http://${config.metrics.host}:${config.metrics.port}`),
     clock: systemClock,
     logger,
     timing: {
@@ -59,9 +59,11 @@ export async function runLifecycle(
       probeIntervalMs: Math.max(config.probe.cacheMs, 1_000),
       heartbeatMs: settings.heartbeatMs,
       pollMs: settings.pollMs,
+      targetHealthPollMs: settings.targetHealthPollMs,
       drainMs: config.timeouts.drainMs,
+      terminateWaitMs: settings.terminateWaitMs,
     },
   });
   await controller.run();
-  logger.info('lifecycle: released for termination');
+  logger.info({ phase: controller.phase }, 'lifecycle: done');
 }

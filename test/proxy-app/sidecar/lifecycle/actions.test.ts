@@ -5,7 +5,9 @@ import {
 } from '@aws-sdk/client-auto-scaling';
 import {
   DeregisterTargetsCommand,
+  DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
+  InvalidTargetException,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
@@ -45,8 +47,8 @@ describe('AwsLifecycleActions', () => {
   it('completes the named hook for this instance and group', async () => {
     const { actions, asMock } = setup();
     asMock.on(CompleteLifecycleActionCommand).resolves({});
-    await actions.complete('launch', 'CONTINUE');
-    await actions.complete('terminate', 'ABANDON');
+    expect(await actions.complete('launch', 'CONTINUE')).toBe('completed');
+    expect(await actions.complete('terminate', 'ABANDON')).toBe('completed');
     expect(asMock.commandCalls(CompleteLifecycleActionCommand).map((call) => call.args[0].input)).toEqual([
       {
         AutoScalingGroupName: 'egress-asg',
@@ -66,37 +68,82 @@ describe('AwsLifecycleActions', () => {
   it('retries AccessDenied and throttling with growing delays until it succeeds', async () => {
     const { actions, asMock, clock } = setup();
     asMock
-      .on(RecordLifecycleActionHeartbeatCommand)
-      .rejectsOnce(
-        awsError('AccessDenied', 'not authorized to perform autoscaling:RecordLifecycleActionHeartbeat'),
-      )
+      .on(CompleteLifecycleActionCommand)
+      .rejectsOnce(awsError('AccessDenied', 'not authorized to perform autoscaling:CompleteLifecycleAction'))
       .rejectsOnce(awsError('Throttling', 'Rate exceeded'))
       .resolves({});
-    await actions.heartbeat();
-    expect(asMock.commandCalls(RecordLifecycleActionHeartbeatCommand)).toHaveLength(3);
+    expect(await actions.complete('launch', 'CONTINUE')).toBe('completed');
+    expect(asMock.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(3);
     expect(clock.now()).toBe(1_000 + 2_000);
   });
 
-  it('treats "no active lifecycle action" as already done, without retrying', async () => {
+  it('reports "no active lifecycle action" as such, without retrying', async () => {
     const { actions, asMock } = setup();
-    asMock
-      .on(CompleteLifecycleActionCommand)
-      .rejects(
-        awsError('ValidationError', 'No active Lifecycle Action found with instance ID i-0123456789abcdef0'),
-      );
-    await expect(actions.complete('launch', 'CONTINUE')).resolves.toBeUndefined();
+    const noAction = awsError(
+      'ValidationError',
+      'No active Lifecycle Action found with instance ID i-0123456789abcdef0',
+    );
+    asMock.on(CompleteLifecycleActionCommand).rejects(noAction);
+    asMock.on(RecordLifecycleActionHeartbeatCommand).rejects(noAction);
+    expect(await actions.complete('terminate', 'CONTINUE')).toBe('no-active-action');
     expect(asMock.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(1);
+    expect(await actions.heartbeat()).toBe(false);
+    expect(asMock.commandCalls(RecordLifecycleActionHeartbeatCommand)).toHaveLength(1);
+  });
+
+  it.each([
+    [{ State: 'healthy' }, 'registered'],
+    [{ State: 'initial', Reason: 'Elb.RegistrationInProgress' }, 'registered'],
+    [{ State: 'unhealthy', Reason: 'Target.FailedHealthChecks' }, 'registered'],
+    [{ State: 'draining', Reason: 'Target.DeregistrationInProgress' }, 'deregistering'],
+    [{ State: 'unused', Reason: 'Target.NotRegistered' }, 'not-registered'],
+    [{ State: 'unused', Reason: 'Target.NotInUse' }, 'registered'],
+  ] as const)(
+    'reads target health %j as %s, for this instance on the proxy port',
+    async (health, expected) => {
+      const { actions, elbMock } = setup();
+      elbMock.on(DescribeTargetHealthCommand).resolves({
+        TargetHealthDescriptions: [
+          { Target: { Id: 'i-0123456789abcdef0', Port: 3128 }, TargetHealth: health },
+        ],
+      });
+      expect(await actions.targetState()).toBe(expected);
+      expect(elbMock.commandCalls(DescribeTargetHealthCommand)[0]!.args[0].input).toEqual({
+        TargetGroupArn: 'arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/tg/abc',
+        Targets: [{ Id: 'i-0123456789abcdef0', Port: 3128 }],
+      });
+    },
+  );
+
+  it('reads an unknown target (InvalidTarget) as not registered, and lets other errors through', async () => {
+    const { actions, elbMock } = setup();
+    elbMock
+      .on(DescribeTargetHealthCommand)
+      .rejectsOnce(
+        new InvalidTargetException({ message: 'The specified target does not exist', $metadata: {} }),
+      )
+      .rejectsOnce(awsError('AccessDenied', 'not authorized'));
+    expect(await actions.targetState()).toBe('not-registered');
+    await expect(actions.targetState()).rejects.toThrow('not authorized');
   });
 
   it('gives up after its attempts and reports the last error', async () => {
     const { actions, elbMock, clock } = setup();
     elbMock.on(DeregisterTargetsCommand).rejects(awsError('AccessDenied', 'not authorized'));
     await expect(actions.deregister()).rejects.toThrow('not authorized');
-    expect(elbMock.commandCalls(DeregisterTargetsCommand)).toHaveLength(9);
+    expect(elbMock.commandCalls(DeregisterTargetsCommand)).toHaveLength(3);
     expect(elbMock.commandCalls(DeregisterTargetsCommand)[0]!.args[0].input).toEqual({
       TargetGroupArn: 'arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/tg/abc',
       Targets: [{ Id: 'i-0123456789abcdef0', Port: 3128 }],
     });
+    expect(clock.now()).toBe(1_000 + 2_000);
+  });
+
+  it('keeps trying a hook completion for about three minutes (a new policy may still propagate)', async () => {
+    const { actions, asMock, clock } = setup();
+    asMock.on(CompleteLifecycleActionCommand).rejects(awsError('AccessDenied', 'not authorized'));
+    await expect(actions.complete('launch', 'CONTINUE')).rejects.toThrow('not authorized');
+    expect(asMock.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(9);
     expect(clock.now()).toBe(1_000 + 2_000 + 4_000 + 8_000 + 16_000 + 30_000 * 3);
   });
 });

@@ -1,10 +1,19 @@
 /**
  * Local stand-ins for what an instance talks to: the instance metadata service (IMDSv2 token flow
- * included) and the AWS APIs (moto's server, behind a recorder that also answers the two Auto
- * Scaling calls moto does not implement).
+ * included) and the AWS APIs (moto's server, behind a recorder that answers what moto does not
+ * model).
  */
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import {
+  AUTO_SCALING_ACTIONS,
+  AUTO_SCALING_XMLNS,
+  describeTargetHealth,
+  noActiveLifecycleAction,
+  queryParams,
+  querySuccess,
+  type QueryAnswer,
+} from '../../../../drill/servers/aws-query.js';
 import { startMoto } from '../../../support/moto.js';
 
 async function listen(server: Server): Promise<string> {
@@ -62,6 +71,8 @@ export async function startFakeImds(metadata: Record<string, string>): Promise<F
 export interface RecordedCall {
   readonly action: string;
   readonly params: Record<string, string>;
+  /** The error code answered, if the call was refused here. */
+  readonly refused?: string;
 }
 
 export interface FakeAws {
@@ -69,45 +80,76 @@ export interface FakeAws {
   readonly url: string;
   /** Every API call that came through, in order. */
   readonly calls: RecordedCall[];
+  /**
+   * Lifecycle hooks waiting for the instance (Pending:Wait, Terminating:Wait). A completion or
+   * heartbeat for any other hook is refused as Auto Scaling does: "No active Lifecycle Action".
+   */
+  readonly activeHooks: Set<string>;
+  /**
+   * The target's state as DescribeTargetHealth reports it, e.g. `draining` while the
+   * deregistration delay runs (moto drops a deregistered target at once); unset: moto answers.
+   */
+  targetState: { state: string; reason?: string } | undefined;
   close(): Promise<void>;
 }
 
-/** Calls moto_server does not implement; the recorder answers them as the service would. */
-const ANSWERED_HERE = new Set(['CompleteLifecycleAction', 'RecordLifecycleActionHeartbeat']);
-
+/**
+ * moto_server behind a recorder that answers, as the services do, what moto does not model: the
+ * lifecycle hook calls, and a target in its deregistration delay.
+ */
 export async function startFakeAws(motoServer: string): Promise<FakeAws> {
   const moto = await startMoto(motoServer);
   const motoPort = Number(new URL(moto.endpoint).port);
   const calls: RecordedCall[] = [];
+  const fake = { activeHooks: new Set<string>(), targetState: undefined as FakeAws['targetState'] };
+  const answerHere = (params: Record<string, string>): QueryAnswer | undefined => {
+    const action = params.Action ?? '';
+    if (AUTO_SCALING_ACTIONS.has(action)) {
+      const hook = params.LifecycleHookName ?? '';
+      if (!fake.activeHooks.has(hook)) return noActiveLifecycleAction(params.InstanceId ?? '');
+      if (action === 'CompleteLifecycleAction') fake.activeHooks.delete(hook);
+      return querySuccess(action, AUTO_SCALING_XMLNS);
+    }
+    if (action === 'DescribeTargetHealth' && fake.targetState) {
+      return describeTargetHealth([
+        {
+          id: params['Targets.member.1.Id'] ?? '',
+          port: Number(params['Targets.member.1.Port']),
+          ...fake.targetState,
+        },
+      ]);
+    }
+    return undefined;
+  };
   const server = createServer(async (req, res) => {
     const body = await readBody(req);
-    const params = Object.fromEntries(new URLSearchParams(body));
-    if (params.Action) calls.push({ action: params.Action, params });
-    if (params.Action && ANSWERED_HERE.has(params.Action)) {
-      res.writeHead(200, { 'content-type': 'text/xml' });
-      res.end(
-        `<${params.Action}Response xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/"><${params.Action}Result/>` +
-          `<ResponseMetadata><RequestId>recorded</RequestId></ResponseMetadata></${params.Action}Response>`,
-      );
+    const params = queryParams(body);
+    const answer = answerHere(params);
+    if (params.Action) {
+      const refused = answer && answer.status !== 200 ? /<Code>(\w+)</.exec(answer.body)?.[1] : undefined;
+      calls.push({ action: params.Action, params, ...(refused ? { refused } : {}) });
+    }
+    if (answer) {
+      res.writeHead(answer.status, { 'content-type': 'text/xml' }).end(answer.body);
       return;
     }
     const upstream = httpRequest(
       { host: '127.0.0.1', port: motoPort, method: req.method, path: req.url, headers: req.headers },
-      (answer) => {
-        res.writeHead(answer.statusCode!, answer.headers);
-        answer.pipe(res);
+      (reply) => {
+        res.writeHead(reply.statusCode!, reply.headers);
+        reply.pipe(res);
       },
     );
     upstream.on('error', () => res.writeHead(502).end());
     upstream.end(body);
   });
   const url = await listen(server);
-  return {
+  return Object.assign(fake, {
     url,
     calls,
     close: async () => {
       await moto.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
-  };
+  });
 }
