@@ -42,8 +42,9 @@ export function runPrimary(initial: EgressProxyConfig, configFile: string, logge
     const worker = cluster.fork();
     worker.once('online', () => {
       send(worker, { type: 'config', config });
-      // A replacement forked during a drain drains too.
-      if (draining) send(worker, { type: 'drain', stop: false });
+      // A worker forked during a drain drains too, and stops if the primary is stopping: a drain
+      // broadcast before it came online reached it ahead of its config, which it ignores.
+      if (draining) send(worker, { type: 'drain', stop: stopping });
     });
   };
 
