@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, InformationEvent } from 'node:http';
 
 /**
  * Headers that describe one connection, never forwarded (RFC 9110 7.6.1), plus proxy credentials.
@@ -77,6 +77,18 @@ export function responseHeaders(response: IncomingMessage, chunkedToClient: bool
   }
   headers.push('Via', `${response.httpVersion} ${VIA_NAME}`);
   return headers;
+}
+
+/** A 103 Early Hints answer's fields, without hop-by-hop ones, as `writeEarlyHints` takes them. */
+export function earlyHints(info: InformationEvent): Record<string, string[]> {
+  const named = namedInConnection(info.headers.connection);
+  const raw = info.rawHeaders;
+  const hints: Record<string, string[]> = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (!HOP_BY_HOP.has(name) && !named?.has(name)) (hints[name] ??= []).push(raw[i + 1]!);
+  }
+  return hints;
 }
 
 /** A response's trailers as [name, value] pairs, without hop-by-hop fields. */

@@ -3,6 +3,7 @@ import {
   type Agent,
   type ClientRequest,
   type IncomingMessage,
+  type InformationEvent,
   type RequestOptions,
   type ServerResponse,
 } from 'node:http';
@@ -12,7 +13,7 @@ import { answerResponse } from './answer.js';
 import type { WorkerContext } from './context.js';
 import { ProxyError } from './errors.js';
 import { CLIENT_CLOSED_REQUEST, type Exchange } from './exchange.js';
-import { endToEndTrailers, requestHeaders, responseHeaders } from './headers.js';
+import { earlyHints, endToEndTrailers, requestHeaders, responseHeaders } from './headers.js';
 import type { Interruptible } from './in-order.js';
 
 /** Where a new upstream connection goes and for whom, for the agent's connector (see Forwarder). */
@@ -25,8 +26,8 @@ export type UpstreamRequestOptions = RequestOptions & {
 /**
  * One forwarded exchange: the client's request streamed upstream, the origin's response streamed
  * back, each side paused while the other is slow, and one outcome for the access log. The status
- * line's reason phrase, the headers' order and spelling, trailers and an origin's 100 Continue
- * (to a client that asked for one) are relayed; other 1xx answers are dropped.
+ * line's reason phrase, the headers' order and spelling, trailers, an origin's 100 Continue (to a
+ * client that asked for one) and its 103 Early Hints are relayed; other 1xx answers are dropped.
  */
 export class Relay implements Interruptible {
   private upstream: ClientRequest | undefined;
@@ -80,6 +81,7 @@ export class Relay implements Interruptible {
       ),
     );
     upstream.on('error', (error) => this.fail(upstreamFailure(error)));
+    upstream.on('information', (info) => this.relayEarlyHints(info));
     if (expectsContinue) {
       upstream.once('continue', () => res.writeContinue());
       // The head goes out now; the client sends its body only after the origin's 100 Continue.
@@ -111,6 +113,19 @@ export class Relay implements Interruptible {
       this.bodySent = true;
       upstream.end();
     });
+  }
+
+  /**
+   * RFC 9110 §15.2: a proxy forwards 1xx answers, except to an HTTP/1.0 client. Node's server can
+   * write 100 and 103 only; 100 is relayed by `continue` above, 102 and 104+ are dropped.
+   */
+  private relayEarlyHints(info: InformationEvent): void {
+    if (info.statusCode !== 103 || this.res.headersSent || this.req.httpVersion === '1.0') return;
+    try {
+      this.res.writeEarlyHints(earlyHints(info));
+    } catch {
+      // A hint Node refuses to write (e.g. a malformed Link) is dropped; the final answer follows.
+    }
   }
 
   private relayResponse(response: IncomingMessage): void {

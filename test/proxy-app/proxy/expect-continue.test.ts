@@ -12,6 +12,8 @@ let originPort: number;
 const bodiesSeen: Record<string, number> = {};
 /** Sends an unsolicited 100 Continue before every final answer. */
 let eager: TcpOrigin;
+/** Sends 103 Early Hints and 102 Processing before every final answer. */
+let hinting: TcpOrigin;
 let fleet: Fleet;
 
 beforeAll(async () => {
@@ -43,13 +45,27 @@ beforeAll(async () => {
       socket.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok'),
     ),
   );
+  hinting = await startTcpOrigin((socket) =>
+    socket.once('data', () =>
+      socket.write(
+        'HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\nConnection: x-hop\r\nX-Hop: 1\r\n\r\n' +
+          'HTTP/1.1 102 Processing\r\n\r\n' +
+          'HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok',
+      ),
+    ),
+  );
   fleet = await startProxy({
-    ...loopbackInternet(originPort, eager.port),
+    ...loopbackInternet(originPort, eager.port, hinting.port),
   });
 });
 
 afterAll(async () => {
-  await Promise.all([fleet?.stop(), eager?.close(), new Promise((resolve) => origin?.close(resolve))]);
+  await Promise.all([
+    fleet?.stop(),
+    eager?.close(),
+    hinting?.close(),
+    new Promise((resolve) => origin?.close(resolve)),
+  ]);
 });
 
 function postHead(target: string, length: number): string {
@@ -102,5 +118,27 @@ describe('informational answers from an origin', () => {
     socket.destroy();
     expect(response.status).toBe(200);
     expect(response.body).toBe('ok');
+  });
+
+  it("relays an origin's 103 Early Hints before the final answer, and drops 102", async () => {
+    const socket = await dial(fleet.config.proxy.port);
+    socket.write(
+      `GET http://localhost:${hinting.port}/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`,
+    );
+    const text = await readUntilEnd(socket);
+    const hints = text.slice(0, text.indexOf('\r\n\r\n'));
+    expect(hints).toMatch(/^HTTP\/1\.1 103 Early Hints\r\n/);
+    expect(hints).toMatch(/\r\nlink: <\/style\.css>; rel=preload(\r\n|$)/i);
+    expect(hints).not.toMatch(/x-hop/i);
+    expect(text).not.toContain(' 102 ');
+    expect(text).toMatch(/\r\n\r\nHTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok$/);
+  });
+
+  it('sends no 1xx to an HTTP/1.0 client (RFC 9110 §15.2)', async () => {
+    const socket = await dial(fleet.config.proxy.port);
+    socket.write(`GET http://localhost:${hinting.port}/ HTTP/1.0\r\nHost: localhost\r\n\r\n`);
+    const text = await readUntilEnd(socket);
+    expect(text).toMatch(/^HTTP\/1\.[01] 200 OK\r\n/);
+    expect(text.endsWith('\r\n\r\nok')).toBe(true);
   });
 });
