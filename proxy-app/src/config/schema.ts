@@ -18,8 +18,9 @@ export const FORWARDED_FOR = ['strip', 'append'] as const;
 export interface EgressProxyConfig {
   /**
    * Where workloads send their traffic. `workers`: processes to run, `"auto"` is one per core.
-   * `forwardedFor`: client addresses on forwarded requests; `"strip"` removes X-Forwarded-For and
-   * Forwarded (internal addresses stay inside), `"append"` keeps X-Forwarded-For and adds the client's.
+   * `forwardedFor`: client addresses on forwarded requests; `"strip"` removes X-Forwarded-For,
+   * Forwarded and X-Real-IP (internal addresses stay inside), `"append"` keeps X-Forwarded-For and
+   * adds the client's.
    */
   readonly proxy: ListenAddress & {
     readonly workers: number | 'auto';

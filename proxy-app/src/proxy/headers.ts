@@ -16,8 +16,8 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-/** Client addresses a request may carry from hops behind the proxy. */
-const FORWARDED_FOR = new Set(['x-forwarded-for', 'forwarded']);
+/** Client addresses a request may carry from hops behind the proxy (X-Real-IP: nginx's convention). */
+const FORWARDED_FOR = new Set(['x-forwarded-for', 'forwarded', 'x-real-ip']);
 
 /** This proxy in `Via` (RFC 9110 7.6.3): a pseudonym, not a host name. */
 const VIA_NAME = 'egress-proxy';

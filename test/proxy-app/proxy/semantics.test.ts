@@ -33,7 +33,7 @@ async function get(through: Fleet, extra = ''): Promise<string> {
   const socket = await dial(through.config.proxy.port);
   socket.write(
     `GET http://localhost:${originPort}/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n` +
-      `X-Forwarded-For: 10.9.8.7\r\nForwarded: for=10.9.8.7\r\n${extra}\r\n`,
+      `X-Forwarded-For: 10.9.8.7\r\nForwarded: for=10.9.8.7\r\nX-Real-IP: 10.9.8.7\r\n${extra}\r\n`,
   );
   return readUntilEnd(socket);
 }
@@ -58,10 +58,11 @@ describe('HTTP semantics of forwarded exchanges', () => {
     expect(raw).toMatch(/\r\nvia: 1\.1 egress-proxy\r\n/i);
   });
 
-  it('does not pass client addresses on by default: X-Forwarded-For and Forwarded are removed', async () => {
+  it('does not pass client addresses on by default: X-Forwarded-For, Forwarded and X-Real-IP are removed', async () => {
     await get(fleet);
     expect(seen['x-forwarded-for']).toBeUndefined();
     expect(seen.forwarded).toBeUndefined();
+    expect(seen['x-real-ip']).toBeUndefined();
   });
 
   it('with proxy.forwardedFor "append", adds the client address to X-Forwarded-For', async () => {
