@@ -3,8 +3,7 @@
  * included) and the AWS APIs (moto's server, behind a recorder that answers what moto does not
  * model).
  */
-import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import {
   AUTO_SCALING_ACTIONS,
   AUTO_SCALING_XMLNS,
@@ -12,21 +11,15 @@ import {
   noActiveLifecycleAction,
   queryParams,
   querySuccess,
+  readBody,
+  writeAnswer,
   type QueryAnswer,
 } from '../../../../drill/servers/aws-query.js';
+import { listenOnLoopback } from '../../origins.js';
 import { startMoto } from '../../../support/moto.js';
 
 async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    let body = '';
-    req.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-    req.on('end', () => resolve(body));
-  });
+  return `http://127.0.0.1:${await listenOnLoopback(server)}`;
 }
 
 export interface FakeImds {
@@ -122,17 +115,15 @@ export async function startFakeAws(motoServer: string): Promise<FakeAws> {
     return undefined;
   };
   const server = createServer(async (req, res) => {
-    const body = await readBody(req);
+    const body = await readBody(req).catch(() => undefined);
+    if (body === undefined) return void res.destroy();
     const params = queryParams(body);
     const answer = answerHere(params);
     if (params.Action) {
       const refused = answer && answer.status !== 200 ? /<Code>(\w+)</.exec(answer.body)?.[1] : undefined;
       calls.push({ action: params.Action, params, ...(refused ? { refused } : {}) });
     }
-    if (answer) {
-      res.writeHead(answer.status, { 'content-type': 'text/xml' }).end(answer.body);
-      return;
-    }
+    if (answer) return void writeAnswer(res, answer);
     const upstream = httpRequest(
       { host: '127.0.0.1', port: motoPort, method: req.method, path: req.url, headers: req.headers },
       (reply) => {
