@@ -1,7 +1,7 @@
 /**
  * Local stand-ins for what an instance talks to: the instance metadata service (IMDSv2 token flow
  * included) and the AWS APIs (moto's server, behind a recorder that answers what moto does not
- * model).
+ * model; or a recorder alone, answering as each test scripts it).
  */
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import {
@@ -11,6 +11,7 @@ import {
   noActiveLifecycleAction,
   queryParams,
   querySuccess,
+  queryError,
   readBody,
   writeAnswer,
   type QueryAnswer,
@@ -143,4 +144,48 @@ export async function startFakeAws(motoServer: string): Promise<FakeAws> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   });
+}
+
+export interface QueryCall {
+  readonly action: string;
+  /** The request's other form fields: `Version` and the call's parameters. */
+  readonly params: Record<string, string>;
+}
+
+export interface ScriptedAws {
+  /** The endpoint to give the SDK clients. */
+  readonly url: string;
+  /** Every call that came through, in order. */
+  readonly calls: QueryCall[];
+  /** The parameters of each call of `action`, in order. */
+  paramsOf(action: string): Record<string, string>[];
+  /** Answers the next calls of `action` with `answers` in turn, and every later one with the last. */
+  script(action: string, ...answers: [QueryAnswer, ...QueryAnswer[]]): void;
+  close(): Promise<void>;
+}
+
+/** Auto Scaling and ELBv2 in the query protocol, as scripted per action; an unscripted action is refused. */
+export async function startScriptedAws(): Promise<ScriptedAws> {
+  const calls: QueryCall[] = [];
+  const scripts = new Map<string, QueryAnswer[]>();
+  const answer = (action: string): QueryAnswer => {
+    const answers = scripts.get(action);
+    if (!answers) return queryError('InvalidAction', `${action} is not scripted`);
+    return answers.length > 1 ? answers.shift()! : answers[0]!;
+  };
+  const server = createServer(async (req, res) => {
+    const body = await readBody(req).catch(() => undefined);
+    if (body === undefined) return void res.destroy();
+    const { Action: action = '', ...params } = queryParams(body);
+    calls.push({ action, params });
+    writeAnswer(res, answer(action));
+  });
+  const url = await listen(server);
+  return {
+    url,
+    calls,
+    paramsOf: (action) => calls.filter((call) => call.action === action).map((call) => call.params),
+    script: (action, ...answers) => void scripts.set(action, answers),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
