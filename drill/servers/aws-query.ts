@@ -1,9 +1,11 @@
 /**
  * Answers in the AWS query protocol (form-encoded requests, XML answers), the protocol of the Auto
  * Scaling and ELBv2 APIs, for the few calls the sidecar's lifecycle makes. Shared by the drill's
- * stand-in and the sidecar's end-to-end test. Shapes from the API references (CompleteLifecycleAction,
+ * stand-in and the sidecar's tests. Shapes from the API references (CompleteLifecycleAction,
  * RecordLifecycleActionHeartbeat, DeregisterTargets, DescribeTargetHealth, Common Errors).
  */
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export const AUTO_SCALING_XMLNS = 'http://autoscaling.amazonaws.com/doc/2011-01-01/';
 export const ELB_XMLNS = 'http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/';
@@ -66,7 +68,26 @@ export function describeTargetHealth(entries: readonly TargetHealthEntry[]): Que
   );
 }
 
+export function writeAnswer(res: ServerResponse, answer: QueryAnswer): void {
+  res.writeHead(answer.status, { 'content-type': 'text/xml' }).end(answer.body);
+}
+
 /** The form fields of a query-protocol request body. */
 export function queryParams(body: string): Record<string, string> {
   return Object.fromEntries(new URLSearchParams(body));
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+/** A request's body as text; a body over 64 KiB destroys the request (these calls send a few hundred bytes). */
+export function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let body = '';
+    req.setEncoding('utf8').on('data', (chunk: string) => {
+      body += chunk;
+      if (body.length > MAX_BODY_BYTES) req.destroy(new Error('request body too large'));
+    });
+    req.on('end', () => resolve(body));
+    req.on('error', reject);
+  });
 }

@@ -15,12 +15,13 @@ import {
   queryError,
   queryParams,
   querySuccess,
+  readBody,
+  writeAnswer,
   type QueryAnswer,
 } from './aws-query.js';
 import { STAND_IN_READY, type StandInCommand, type StandInEvent, type StandInInstance } from './protocol.js';
 
 const TOKEN = 'drill-imds-token';
-const MAX_BODY_BYTES = 64 * 1024;
 
 const instances = new Map<string, StandInInstance>();
 const byAddress = (address: string | undefined): StandInInstance | undefined =>
@@ -86,18 +87,6 @@ function lifecycleCall(params: Record<string, string>): QueryAnswer {
   return answer;
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let body = '';
-    req.setEncoding('utf8').on('data', (chunk: string) => {
-      body += chunk;
-      if (body.length > MAX_BODY_BYTES) req.destroy(new Error('request body too large'));
-    });
-    req.on('end', () => resolve(body));
-    req.on('error', reject);
-  });
-}
-
 export async function main(args: readonly string[]): Promise<void> {
   const [host, port] = [args[0] ?? '127.0.0.1', Number(args[1] ?? 8100)];
   createInterface({ input: process.stdin }).on('line', (line) => {
@@ -111,8 +100,7 @@ export async function main(args: readonly string[]): Promise<void> {
     }
     readBody(req).then(
       (body) => {
-        const answer = lifecycleCall(queryParams(body));
-        res.writeHead(answer.status, { 'content-type': 'text/xml' }).end(answer.body);
+        writeAnswer(res, lifecycleCall(queryParams(body)));
       },
       () => res.writeHead(400).end(),
     );

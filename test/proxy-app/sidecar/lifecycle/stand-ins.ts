@@ -1,10 +1,9 @@
 /**
  * Local stand-ins for what an instance talks to: the instance metadata service (IMDSv2 token flow
  * included) and the AWS APIs (moto's server, behind a recorder that answers what moto does not
- * model).
+ * model; or a recorder alone, answering as each test scripts it).
  */
-import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import {
   AUTO_SCALING_ACTIONS,
   AUTO_SCALING_XMLNS,
@@ -12,21 +11,16 @@ import {
   noActiveLifecycleAction,
   queryParams,
   querySuccess,
+  queryError,
+  readBody,
+  writeAnswer,
   type QueryAnswer,
 } from '../../../../drill/servers/aws-query.js';
+import { listenOnLoopback } from '../../origins.js';
 import { startMoto } from '../../../support/moto.js';
 
 async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    let body = '';
-    req.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-    req.on('end', () => resolve(body));
-  });
+  return `http://127.0.0.1:${await listenOnLoopback(server)}`;
 }
 
 export interface FakeImds {
@@ -122,17 +116,15 @@ export async function startFakeAws(motoServer: string): Promise<FakeAws> {
     return undefined;
   };
   const server = createServer(async (req, res) => {
-    const body = await readBody(req);
+    const body = await readBody(req).catch(() => undefined);
+    if (body === undefined) return void res.destroy();
     const params = queryParams(body);
     const answer = answerHere(params);
     if (params.Action) {
       const refused = answer && answer.status !== 200 ? /<Code>(\w+)</.exec(answer.body)?.[1] : undefined;
       calls.push({ action: params.Action, params, ...(refused ? { refused } : {}) });
     }
-    if (answer) {
-      res.writeHead(answer.status, { 'content-type': 'text/xml' }).end(answer.body);
-      return;
-    }
+    if (answer) return void writeAnswer(res, answer);
     const upstream = httpRequest(
       { host: '127.0.0.1', port: motoPort, method: req.method, path: req.url, headers: req.headers },
       (reply) => {
@@ -152,4 +144,48 @@ export async function startFakeAws(motoServer: string): Promise<FakeAws> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   });
+}
+
+export interface QueryCall {
+  readonly action: string;
+  /** The request's other form fields: `Version` and the call's parameters. */
+  readonly params: Record<string, string>;
+}
+
+export interface ScriptedAws {
+  /** The endpoint to give the SDK clients. */
+  readonly url: string;
+  /** Every call that came through, in order. */
+  readonly calls: QueryCall[];
+  /** The parameters of each call of `action`, in order. */
+  paramsOf(action: string): Record<string, string>[];
+  /** Answers the next calls of `action` with `answers` in turn, and every later one with the last. */
+  script(action: string, ...answers: [QueryAnswer, ...QueryAnswer[]]): void;
+  close(): Promise<void>;
+}
+
+/** Auto Scaling and ELBv2 in the query protocol, as scripted per action; an unscripted action is refused. */
+export async function startScriptedAws(): Promise<ScriptedAws> {
+  const calls: QueryCall[] = [];
+  const scripts = new Map<string, QueryAnswer[]>();
+  const answer = (action: string): QueryAnswer => {
+    const answers = scripts.get(action);
+    if (!answers) return queryError('InvalidAction', `${action} is not scripted`);
+    return answers.length > 1 ? answers.shift()! : answers[0]!;
+  };
+  const server = createServer(async (req, res) => {
+    const body = await readBody(req).catch(() => undefined);
+    if (body === undefined) return void res.destroy();
+    const { Action: action = '', ...params } = queryParams(body);
+    calls.push({ action, params });
+    writeAnswer(res, answer(action));
+  });
+  const url = await listen(server);
+  return {
+    url,
+    calls,
+    paramsOf: (action) => calls.filter((call) => call.action === action).map((call) => call.params),
+    script: (action, ...answers) => void scripts.set(action, answers),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
