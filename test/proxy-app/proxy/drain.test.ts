@@ -15,25 +15,32 @@ const DRAIN_IDLE_MS = 500;
 
 async function drainingFleet(
   proxy: { workers?: number } = {},
-): Promise<{ fleet: Fleet; echoPort: number; httpPort: number }> {
+): Promise<{ fleet: Fleet; echoPort: number; httpPort: number; streamPort: number }> {
   const echo = await startTcpOrigin((socket) => {
     socket.on('data', (data) => socket.write(data));
     socket.on('end', () => socket.end());
   });
   const http = await startHttpOrigin();
+  // Sends a byte every 100 ms whatever the client does: a download the client never answers.
+  const stream = await startTcpOrigin((socket) => {
+    const ticker = setInterval(() => socket.writable && socket.write('x'), 100);
+    socket.on('close', () => clearInterval(ticker));
+    socket.on('end', () => socket.end());
+  });
   cleanups.push(
     () => echo.close(),
     () => http.close(),
+    () => stream.close(),
   );
   const fleet = await startProxy({
     allow: ['localhost'],
-    allowPorts: [echo.port, http.port],
+    allowPorts: [echo.port, http.port, stream.port],
     allowCidrs: ['127.0.0.0/8'],
     timeouts: { drainMs: DRAIN_MS, drainIdleMs: DRAIN_IDLE_MS },
     proxy,
   });
   cleanups.push(() => fleet.stop());
-  return { fleet, echoPort: echo.port, httpPort: http.port };
+  return { fleet, echoPort: echo.port, httpPort: http.port, streamPort: stream.port };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -120,6 +127,21 @@ describe('drain (POST /drain, the sidecar on deregistration)', () => {
     expect(await Promise.race([busy.ended, Promise.resolve('open')])).toBe('open');
     expect(busy.counts.echoed).toBeGreaterThan(echoedAtResume);
   });
+
+  it('a tunnel that only downloads (the client silent) is busy: it runs to the deadline', async () => {
+    const { fleet, streamPort } = await drainingFleet();
+    const download = await tunnel(fleet.config.proxy.port, `localhost:${streamPort}`);
+    const arrivals: number[] = [];
+    download.on('data', () => arrivals.push(Date.now()));
+    download.resume();
+    const ended = ending(download);
+    const drainAt = Date.now();
+    expect((await postDrain(fleet)).status).toBe(202);
+    const end = await ended;
+    expect(end.how).toBe('end');
+    expect(end.at - drainAt).toBeGreaterThanOrEqual(DRAIN_MS);
+    expect(arrivals.some((at) => at > drainAt + DRAIN_IDLE_MS * 2)).toBe(true);
+  }, 20_000);
 
   it('SIGTERM after the drain started exits 0 as soon as the last tunnel ends', async () => {
     const { fleet, echoPort } = await drainingFleet();
