@@ -1,4 +1,7 @@
 import { request } from 'undici';
+import type { Logger } from '../../log/logger.js';
+import { systemClock } from './clock.js';
+import { retry } from './retry.js';
 
 const TOKEN_TTL_SECONDS = 21_600;
 /** Renew the session token this long before it expires. */
@@ -86,4 +89,22 @@ export class Imds {
       throw new ImdsError(`no IMDSv2 token: ${(error as Error).message}`, { cause: error });
     }
   }
+}
+
+/**
+ * Reads metadata that may not be served yet early in a boot: retries with backoff (20 attempts,
+ * 0.5 s growing to 15 s) and logs each wait with `waitingMessage`.
+ */
+export function whenMetadataAnswers<T>(
+  read: () => Promise<T>,
+  logger: Logger,
+  waitingMessage: string,
+): Promise<T> {
+  return retry(read, {
+    clock: systemClock,
+    attempts: 20,
+    firstDelayMs: 500,
+    maxDelayMs: 15_000,
+    onRetry: (error, attempt) => logger.warn({ attempt, err: (error as Error).message }, waitingMessage),
+  });
 }

@@ -5,9 +5,8 @@ import type { Logger } from '../../log/logger.js';
 import { AwsLifecycleActions } from './actions.js';
 import { systemClock } from './clock.js';
 import { LifecycleController } from './controller.js';
-import { Imds } from './imds.js';
+import { Imds, whenMetadataAnswers } from './imds.js';
 import { HttpProxyControl } from './proxy-control.js';
-import { retry } from './retry.js';
 
 export interface LifecycleHost {
   readonly probe: () => Promise<boolean>;
@@ -25,14 +24,7 @@ export async function runLifecycle(
 ): Promise<void> {
   const settings = config.lifecycle;
   const imds = new Imds(settings.imdsUrl);
-  const identity = await retry(() => imds.identity(), {
-    clock: systemClock,
-    attempts: 20,
-    firstDelayMs: 500,
-    maxDelayMs: 15_000,
-    onRetry: (error, attempt) =>
-      logger.warn({ attempt, err: (error as Error).message }, 'waiting for instance metadata'),
-  });
+  const identity = await whenMetadataAnswers(() => imds.identity(), logger, 'waiting for instance metadata');
   const region = settings.region ?? identity.region;
   logger.info({ ...identity, region }, 'lifecycle: following this instance');
   const clientOptions = { region, maxAttempts: 3 };

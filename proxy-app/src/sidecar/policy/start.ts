@@ -3,8 +3,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import type { EgressProxyConfig } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
 import { systemClock } from '../lifecycle/clock.js';
-import { Imds } from '../lifecycle/imds.js';
-import { retry } from '../lifecycle/retry.js';
+import { Imds, whenMetadataAnswers } from '../lifecycle/imds.js';
 import { PolicyAgent } from './agent.js';
 import { AppConfigPolicySource } from './appconfig.js';
 import { BootParameterSource } from './boot-parameter.js';
@@ -33,14 +32,11 @@ export async function createPolicyAgent(
   const imds = new Imds(config.lifecycle.imdsUrl);
   const regionFromImds = async (): Promise<string> => {
     const path = '/latest/meta-data/placement/region';
-    const value = await retry(() => imds.get(path), {
-      clock: systemClock,
-      attempts: 20,
-      firstDelayMs: 500,
-      maxDelayMs: 15_000,
-      onRetry: (error, attempt) =>
-        logger.warn({ attempt, err: (error as Error).message }, 'policy: waiting for instance metadata'),
-    });
+    const value = await whenMetadataAnswers(
+      () => imds.get(path),
+      logger,
+      'policy: waiting for instance metadata',
+    );
     if (!value) throw new Error(`instance metadata has no ${path}`);
     return value;
   };
