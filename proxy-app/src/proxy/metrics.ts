@@ -1,4 +1,5 @@
-import { AggregatorRegistry, Counter, Gauge, Histogram, Summary } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram } from 'prom-client';
+import { RecentQuantiles } from './recent-quantiles.js';
 
 type ExchangeLabels = { readonly kind: string; readonly decision: string; readonly status: number };
 
@@ -82,12 +83,11 @@ export const metrics = {
    * largest worker quantile: the instance's own quantile lies between the workers' smallest and
    * largest, so this is an upper bound (an idle worker reports 0 and never raises it).
    */
-  upstreamConnectRecentSeconds: new Summary({
+  upstreamConnectRecentSeconds: new RecentQuantiles({
     name: 'egress_proxy_upstream_connect_recent_seconds',
     help: 'Time to open a TCP connection to a destination, over the last minute (max across workers).',
     percentiles: [0.5, 0.99],
     maxAgeSeconds: 60,
-    ageBuckets: 3,
     aggregator: 'max',
   }),
   policyInfo: new Gauge({

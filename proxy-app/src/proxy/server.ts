@@ -4,6 +4,8 @@ import { answerSocket } from './answer.js';
 import type { WorkerContext } from './context.js';
 import { ProxyError, type Reason } from './errors.js';
 import { Exchange } from './exchange.js';
+import { FirstRead } from './first-read.js';
+import { checkFraming } from './framing.js';
 import { Forwarder } from './forward.js';
 import { claim, enqueue, interruptActive, MAX_PIPELINED } from './in-order.js';
 import { counts, metrics } from './metrics.js';
@@ -43,7 +45,18 @@ export function createProxyServer(context: WorkerContext): { server: Server; for
   });
   server.timeout = timeouts.idleMs;
 
-  admitConnections(server, context);
+  const serveHttp = takeConnectionHandler(server);
+  const firstRead = new FirstRead({
+    headersMs: timeouts.headersMs,
+    maxHeaderBytes: limits.maxHeaderBytes,
+    connect: (socket, target, head) => {
+      watchDetached(socket, timeouts.idleMs);
+      void handleConnect(context, socket, target, head, null);
+    },
+    serveHttp: (socket) => serveHttp.call(server, socket),
+    timedOut: (socket) => refuseUnreadable(context, socket, 'ERR_HTTP_REQUEST_TIMEOUT'),
+  });
+  admitConnections(server, context, (socket) => firstRead.start(socket));
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const socket = req.socket;
@@ -61,7 +74,7 @@ export function createProxyServer(context: WorkerContext): { server: Server; for
 
   server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     watchDetached(socket, timeouts.idleMs);
-    inTurn(socket, () => void handleConnect(context, req, socket, head));
+    inTurn(socket, () => void handleConnect(context, socket, req.url ?? '', head, checkFraming(req)));
   });
   server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
     watchDetached(socket, timeouts.idleMs);
@@ -74,41 +87,22 @@ export function createProxyServer(context: WorkerContext): { server: Server; for
       ),
     );
   });
-  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-    // Node reports every further chunk on a connection whose parser failed; answer once.
-    const marked = socket as Socket & { [REFUSING]?: true };
-    if (marked[REFUSING]) return;
-    marked[REFUSING] = true;
-    if (error.code === 'ECONNRESET' || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const reason: Reason =
-      error.code === 'HPE_HEADER_OVERFLOW'
-        ? 'headers_too_large'
-        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? 'headers_timeout'
-          : FRAMING_ERRORS.has(error.code ?? '')
-            ? 'ambiguous_framing'
-            : 'bad_request';
-    const failure = new ProxyError(reason, `unreadable request (${error.code ?? error.message})`);
-    if (interruptActive(socket, failure)) return;
-    inTurn(socket, () => refuseOnSocket(context, socket, '', failure));
-  });
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) =>
+    refuseUnreadable(context, socket, error.code ?? error.message),
+  );
   return { server, forwarder };
 }
 
 /**
- * Counts each new connection against limits.maxConnections before the HTTP server sees it: one
+ * Counts each new connection against limits.maxConnections before anything is read from it: one
  * within this worker's lease is served at once; one that must wait for the primary is held
  * unread (no request is parsed) until it has a slot, or is answered 503 and closed.
  */
-function admitConnections(server: Server, context: WorkerContext): void {
-  const serveHttp = takeConnectionHandler(server);
+function admitConnections(server: Server, context: WorkerContext, serve: (socket: Socket) => void): void {
   const releaseSlot = (): void => context.slots.release();
   const admit = (socket: Socket): void => {
     socket.once('close', releaseSlot);
-    serveHttp.call(server, socket);
+    serve(socket);
   };
   const tooMany = new ProxyError(
     'too_many_connections',
@@ -163,6 +157,32 @@ function watchDetached(socket: Socket, idleMs: number): void {
   socket.on('error', destroySelf);
   socket.setTimeout(idleMs);
   socket.on('timeout', destroySelf);
+}
+
+/**
+ * A request that cannot be read: Node's parser failed (`code` is its error code), or no head
+ * arrived in time. Answered once per connection, in its turn after the exchanges before it.
+ */
+function refuseUnreadable(context: WorkerContext, socket: Socket, code: string): void {
+  // Node reports every further chunk on a connection whose parser failed; answer once.
+  const marked = socket as Socket & { [REFUSING]?: true };
+  if (marked[REFUSING]) return;
+  marked[REFUSING] = true;
+  if (code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const reason: Reason =
+    code === 'HPE_HEADER_OVERFLOW'
+      ? 'headers_too_large'
+      : code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 'headers_timeout'
+        : FRAMING_ERRORS.has(code)
+          ? 'ambiguous_framing'
+          : 'bad_request';
+  const failure = new ProxyError(reason, `unreadable request (${code})`);
+  if (interruptActive(socket, failure)) return;
+  inTurn(socket, () => refuseOnSocket(context, socket, '', failure));
 }
 
 function refuseOnSocket(context: WorkerContext, socket: Socket, method: string, failure: ProxyError): void {

@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { clientAddress } from '../policy/policy.js';
 import { parseAuthority } from '../policy/destination.js';
@@ -6,7 +5,6 @@ import { answerSocket } from './answer.js';
 import { drainingError, type WorkerContext } from './context.js';
 import { asProxyError, ProxyError } from './errors.js';
 import { CLIENT_CLOSED_REQUEST, Exchange } from './exchange.js';
-import { checkFraming } from './framing.js';
 import { counts } from './metrics.js';
 import { openUpstream } from './upstream.js';
 import { splice } from './splice.js';
@@ -15,24 +13,25 @@ import { UpstreamReader } from './upstream-reader.js';
 const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
 
 /**
- * Handles `CONNECT host:port` once earlier exchanges on the connection are complete: check
- * policy, open upstream, then relay bytes both ways. Until the tunnel is up, the client socket's
+ * Handles `CONNECT target` once earlier exchanges on the connection are complete (`refusal`: what
+ * reading the head found wrong with it): check policy, open upstream, then relay bytes both ways. Until the tunnel is up, the client socket's
  * deadline is the server's idle timeout (its 'timeout' listener is set where the server hands the
  * socket over) and the upstream's is `connectMs`; a refusal closes lingeringly.
  */
 export async function handleConnect(
   context: WorkerContext,
-  req: IncomingMessage,
   client: Socket,
+  target: string,
   head: Buffer,
+  refusal: ProxyError | null,
 ): Promise<void> {
   const exchange = new Exchange(context.logger, 'tunnel', client.remoteAddress ?? '', 'CONNECT');
   const reader = new UpstreamReader();
   let upstream: Socket;
   try {
-    const refusal = drainingError(context) ?? checkFraming(req);
-    if (refusal) throw refusal;
-    const destination = parseAuthority(req.url ?? '');
+    const refused = drainingError(context) ?? refusal;
+    if (refused) throw refused;
+    const destination = parseAuthority(target);
     exchange.host = destination.host;
     exchange.port = destination.port;
     const denial = context.policy.checkDestination(destination, clientAddress(client.remoteAddress));

@@ -208,6 +208,9 @@ describe('metrics', () => {
       /^egress_proxy_requests_total\{kind="tunnel",decision="denied",status="403"\} 1$/m,
     );
     expect(metrics.body).toMatch(/^egress_proxy_upstream_connect_seconds_count \d+$/m);
+    // The largest worker's, of the one connect made: a time, not the 0 of an empty window.
+    const p99 = /^egress_proxy_upstream_connect_recent_seconds\{quantile="0.99"\} (\S+)$/m.exec(metrics.body);
+    expect(Number(p99?.[1])).toBeGreaterThan(0);
     expect(metrics.body).toMatch(/^egress_proxy_policy_info\{version="[0-9a-f]{12}"\} 2$/m);
   });
 });
