@@ -14,7 +14,7 @@ export const THREADPOOL_SIZE = 32;
 /** Lookups one client may have running at once, so another client's new name finds a thread. */
 const SHARE_PER_CLIENT = 0.5;
 /** Lookups waiting for a thread, per worker; beyond, a new name is refused at once (503 dns_busy). */
-const MAX_WAITING = 1_024;
+export const MAX_WAITING = 1_024;
 const MAX_ENTRIES = 10_000;
 
 /** Lookups that run at once: what libuv gives slow work with this process's pool. */
