@@ -39,10 +39,10 @@ export class Forwarder {
     const socket = req.socket;
     const exchange = new Exchange(context.logger, 'forward', socket.remoteAddress ?? '', req.method ?? '');
     context.forwardsInFlight++;
-    res.once('close', () => {
+    const done = (): void => {
       context.forwardsInFlight--;
       release(socket);
-    });
+    };
     let target: ReturnType<typeof parseAbsoluteUrl>;
     try {
       const refusal = drainingError(context) ?? originFormError(req) ?? checkFraming(req);
@@ -53,18 +53,25 @@ export class Forwarder {
       const denial = context.policy.checkDestination(target.destination, clientAddress(socket.remoteAddress));
       if (denial) throw ProxyError.fromDenial(denial);
     } catch (error) {
+      res.once('close', done);
       const failure = asProxyError(error);
       answerResponse(res, failure, context.draining || failure.status === 400);
       exchange.finish({ decision: failure.decision, status: failure.status, error: failure });
       return;
     }
     const relay = new Relay(context, req, res, exchange);
+    res.once('close', () => {
+      relay.clientClosed();
+      done();
+    });
     setActive(socket, relay);
     relay.start(this.pool, target);
   }
 
   private createPool(): UpstreamPool {
-    return new UpstreamPool((destination, client) => openUpstream(destination, client, this.context.upstream));
+    return new UpstreamPool((destination, client) =>
+      openUpstream(destination, client, this.context.upstream),
+    );
   }
 }
 

@@ -67,7 +67,6 @@ export class Relay implements Interruptible {
       return;
     }
     this.upstream = upstream;
-    res.once('close', () => this.clientClosed());
     res.on('timeout', () => this.clientIdle());
     upstream.on('response', (response) => this.relayResponse(response));
     upstream.on('timeout', () =>
@@ -103,9 +102,11 @@ export class Relay implements Interruptible {
     }
     req.on('data', (chunk: Buffer) => {
       this.bytesUp += chunk.length;
-      if (!upstream.write(chunk)) req.pause();
+      if (!upstream.write(chunk)) {
+        req.pause();
+        upstream.once('drain', () => req.resume());
+      }
     });
-    upstream.on('drain', () => req.resume());
     req.once('end', () => {
       this.bodySent = true;
       upstream.end();
@@ -143,9 +144,11 @@ export class Relay implements Interruptible {
     }
     response.on('data', (chunk: Buffer) => {
       this.bytesDown += chunk.length;
-      if (!res.write(chunk)) response.pause();
+      if (!res.write(chunk)) {
+        response.pause();
+        res.once('drain', () => response.resume());
+      }
     });
-    res.on('drain', () => response.resume());
     response.once('error', () =>
       this.fail(new ProxyError('upstream_closed', 'the destination closed the connection mid-response')),
     );
@@ -201,8 +204,8 @@ export class Relay implements Interruptible {
     this.res.destroy();
   }
 
-  /** The client connection closed before the exchange was complete: its choice, not an error. */
-  private clientClosed(): void {
+  /** The client connection closed; before the exchange was complete, that is its choice, not an error. */
+  clientClosed(): void {
     if (this.settled) return;
     this.settled = true;
     this.upstream?.destroy();
