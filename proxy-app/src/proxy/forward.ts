@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { parseAbsoluteUrl } from '../policy/destination.js';
+import type { IpBytes } from '../policy/ip.js';
 import { clientAddress } from '../policy/policy.js';
 import { answerResponse } from './answer.js';
 import { drainingError, type WorkerContext } from './context.js';
@@ -50,7 +52,7 @@ export class Forwarder {
       target = parseAbsoluteUrl(req.url!);
       exchange.host = target.destination.host;
       exchange.port = target.destination.port;
-      const denial = context.policy.checkDestination(target.destination, clientAddress(socket.remoteAddress));
+      const denial = context.policy.checkDestination(target.destination, clientOf(socket));
       if (denial) throw ProxyError.fromDenial(denial);
     } catch (error) {
       res.once('close', done);
@@ -73,6 +75,14 @@ export class Forwarder {
       openUpstream(destination, client, this.context.upstream),
     );
   }
+}
+
+const CLIENT = Symbol('egress-proxy.clientAddress');
+
+/** The client's address as bytes, read once per connection: a keep-alive client sends many requests. */
+function clientOf(socket: Socket & { [CLIENT]?: IpBytes | null }): IpBytes | null {
+  if (socket[CLIENT] === undefined) socket[CLIENT] = clientAddress(socket.remoteAddress);
+  return socket[CLIENT];
 }
 
 function originFormError(req: IncomingMessage): ProxyError | null {
