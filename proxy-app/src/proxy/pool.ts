@@ -94,9 +94,12 @@ export class UpstreamPool {
   private adopt(socket: Socket, key: string): void {
     this.sockets.add(socket);
     socket.on('free', () => this.release(socket, key));
-    socket.on('timeout', () => {
+    const destroyIfFree = (): void => {
       if (this.free.get(key)?.includes(socket)) socket.destroy();
-    });
+    };
+    socket.on('timeout', destroyIfFree);
+    // Upstream sockets allow half-open (tunnels need it): an origin's FIN leaves a free one writable.
+    socket.on('end', destroyIfFree);
     // While free, nothing else listens; an error then only means the connection is gone.
     socket.on('error', () => socket.destroy());
     socket.once('close', () => {

@@ -7,7 +7,8 @@ import { loopbackInternet, startProxy, type Fleet } from '../harness.js';
 /**
  * A raw origin that numbers its connections and answers each request with the number of the
  * connection it came on; `/close` answers with `Connection: close`, `/short` announces
- * `Keep-Alive: timeout=1`. It records when each connection closes.
+ * `Keep-Alive: timeout=1`, `/fin` half-closes the connection after answering, unannounced (and
+ * reads on without answering). It records when each connection closes.
  */
 interface NumberingOrigin {
   readonly port: number;
@@ -32,11 +33,12 @@ async function numberingOrigin(): Promise<NumberingOrigin> {
       for (let end = pending.indexOf('\r\n\r\n'); end !== -1; end = pending.indexOf('\r\n\r\n')) {
         const path = pending.slice(0, end).split(' ')[1];
         pending = pending.slice(end + 4);
+        if (socket.writableEnded) continue;
         const extra =
           path === '/close' ? 'Connection: close\r\n' : path === '/short' ? 'Keep-Alive: timeout=1\r\n' : '';
         const body = String(id);
         socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n${extra}\r\n${body}`);
-        if (path === '/close') socket.end();
+        if (path === '/close' || path === '/fin') socket.end();
       }
     });
   });
@@ -95,6 +97,15 @@ describe('the upstream connection pool', () => {
     const [short, afterShort] = await connectionsFor('/short', '/a');
     expect(afterShort).not.toBe(short);
     await expect.poll(() => origin.closed.has(short!), { timeout: 5_000 }).toBe(true);
+  });
+
+  it('does not reuse a pooled connection the origin half-closed', async () => {
+    const [fin] = await connectionsFor('/fin');
+    // Upstream sockets allow half-open (tunnels need it), so the pool must see the FIN itself,
+    // and close the connection long before its idle timeout would.
+    await expect.poll(() => origin.closed.has(fin!), { timeout: POOL_IDLE_MS / 2 }).toBe(true);
+    const [next] = await connectionsFor('/a');
+    expect(next).not.toBe(fin);
   });
 
   it('closes a connection left idle in the pool', async () => {
