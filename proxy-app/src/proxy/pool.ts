@@ -62,7 +62,8 @@ export class UpstreamPool {
     let socket: Socket | undefined;
     while (free !== undefined && socket === undefined && free.length > 0) {
       const candidate = free.pop()!;
-      if (candidate.writable) socket = candidate;
+      if (isOpen(candidate)) socket = candidate;
+      else candidate.destroy();
     }
     if (socket !== undefined) {
       socket.ref();
@@ -115,18 +116,23 @@ export class UpstreamPool {
   private release(socket: Socket, key: string): void {
     const lent = socket as LentSocket;
     const req = lent._httpMessage;
-    const idleMs = req?.shouldKeepAlive ? idleFor(req.res) : 0;
-    if (this.retired || !socket.writable || idleMs <= 0) {
+    const poolIdleMs = req?.shouldKeepAlive ? idleFor(req.res) : 0;
+    if (this.retired || !isOpen(socket) || poolIdleMs <= 0) {
       socket.destroy();
       return;
     }
     lent._httpMessage = null;
-    socket.setTimeout(idleMs);
+    socket.setTimeout(poolIdleMs);
     socket.unref();
     const free = this.free.get(key);
     if (free === undefined) this.free.set(key, [socket]);
     else free.push(socket);
   }
+}
+
+/** Open both ways: an origin's FIN may arrive before the connection is free, when 'end' cannot close it. */
+function isOpen(socket: Socket): boolean {
+  return socket.writable && !socket.readableEnded;
 }
 
 function lend(req: ClientRequest, socket: Socket, idleMs: number): void {
