@@ -44,6 +44,20 @@ export interface AbsoluteTarget {
  * things to different origins, and signed URLs break if they change).
  */
 export function parseAbsoluteUrl(target: string): AbsoluteTarget {
+  const start = target.startsWith('http://') ? 'http://'.length : schemeLength(target);
+  const end = target.slice(start).search(/[/?#]/);
+  const authorityText = end === -1 ? target.slice(start) : target.slice(start, start + end);
+  const rest = target.slice(start + authorityText.length);
+  const path = rest === '' ? '/' : rest[0] === '?' ? `/${rest}` : rest;
+  if (path.includes('#')) {
+    throw new DestinationSyntaxError('bad_destination', 'a request target has no #fragment');
+  }
+  const { destination, authority } = readAuthority(authorityText);
+  return { destination, path, authority };
+}
+
+/** The length of `scheme://`, which must be `http://` in any case. */
+function schemeLength(target: string): number {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(target);
   if (!scheme) throw new DestinationSyntaxError('bad_destination', `"${target}" is not an absolute URL`);
   if (scheme[1]!.toLowerCase() !== 'http') {
@@ -52,23 +66,32 @@ export function parseAbsoluteUrl(target: string): AbsoluteTarget {
       `${scheme[1]!.toLowerCase()}:// requests are not forwarded; use CONNECT for HTTPS`,
     );
   }
-  const rest = target.slice(scheme[0].length);
-  const end = rest.search(/[/?#]/);
-  const authorityText = end === -1 ? rest : rest.slice(0, end);
-  const path = end === -1 ? '/' : rest[end] === '?' ? `/${rest.slice(end)}` : rest.slice(end);
-  if (path.includes('#')) {
-    throw new DestinationSyntaxError('bad_destination', 'a request target has no #fragment');
-  }
-  if (authorityText === '' || /[\s@\\]/.test(authorityText)) {
-    throw new DestinationSyntaxError('bad_destination', `"${authorityText}" is not a host[:port]`);
+  return scheme[0].length;
+}
+
+type Authority = Pick<AbsoluteTarget, 'destination' | 'authority'>;
+
+/** Authorities read lately, by their text as sent: most requests name a host the worker has seen. */
+const recentAuthorities = new Map<string, Authority>();
+/** Beyond this many, the cache starts afresh: a bound, not an eviction policy. */
+const RECENT_AUTHORITIES = 1_024;
+
+function readAuthority(text: string): Authority {
+  const known = recentAuthorities.get(text);
+  if (known !== undefined) return known;
+  if (text === '' || /[\s@\\]/.test(text)) {
+    throw new DestinationSyntaxError('bad_destination', `"${text}" is not a host[:port]`);
   }
   let url: URL;
   try {
-    url = new URL(`http://${authorityText}/`);
+    url = new URL(`http://${text}/`);
   } catch {
-    throw new DestinationSyntaxError('bad_destination', `"${authorityText}" is not a valid host[:port]`);
+    throw new DestinationSyntaxError('bad_destination', `"${text}" is not a valid host[:port]`);
   }
-  return { destination: destinationOf(url, url.port || '80'), path, authority: url.host };
+  const authority = { destination: destinationOf(url, url.port || '80'), authority: url.host };
+  if (recentAuthorities.size >= RECENT_AUTHORITIES) recentAuthorities.clear();
+  recentAuthorities.set(text, authority);
+  return authority;
 }
 
 /**

@@ -1,76 +1,37 @@
-import { Agent, type ClientRequestArgs, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { parseAbsoluteUrl } from '../policy/destination.js';
-import { clientAddress, type Destination } from '../policy/policy.js';
+import type { IpBytes } from '../policy/ip.js';
+import { clientAddress } from '../policy/policy.js';
 import { answerResponse } from './answer.js';
 import { drainingError, type WorkerContext } from './context.js';
 import { asProxyError, ProxyError } from './errors.js';
 import { Exchange } from './exchange.js';
 import { checkFraming } from './framing.js';
 import { release, setActive } from './in-order.js';
-import { DESTINATION, Relay, type UpstreamRequestOptions } from './relay.js';
+import { UpstreamPool } from './pool.js';
+import { Relay } from './relay.js';
 import { openUpstream } from './upstream.js';
-
-/** Pooled upstream connections idle longer than this are closed (sooner if the origin says so). */
-const POOL_IDLE_MS = 4_000;
-
-/**
- * Node's HTTP client, with every new upstream connection made by the proxy's own
- * resolve-check-connect step (`openUpstream`) and pooled per destination. Node's client, not
- * undici: it passes 1xx answers on as events (undici turns an unexpected 100 Continue into an
- * error) and lets a request carry `Expect: 100-continue` (undici refuses the header).
- */
-class UpstreamAgent extends Agent {
-  /** Forwards using this agent now; a retired agent is destroyed when the last one ends. */
-  active = 0;
-  retired = false;
-
-  constructor(
-    private readonly open: (destination: Destination, client: string) => ReturnType<typeof openUpstream>,
-  ) {
-    super({ keepAlive: true, scheduling: 'lifo', timeout: POOL_IDLE_MS });
-  }
-
-  /** Node's Agent always passes `callback` and takes the socket (or the error) through it. */
-  override createConnection(
-    options: ClientRequestArgs,
-    callback?: (error: Error | null, socket: Duplex) => void,
-  ): undefined {
-    const { destination, client } = (options as UpstreamRequestOptions)[DESTINATION];
-    this.open(destination, client).then(
-      (socket) => callback!(null, socket),
-      // @types/node wants a stream with the error too; Node ignores it.
-      (error: Error) => callback!(error, undefined as never),
-    );
-    return undefined;
-  }
-
-  done(): void {
-    if (--this.active === 0 && this.retired) this.destroy();
-  }
-}
 
 /**
  * Forwards absolute-form requests (`GET http://host/path`): admission, framing and policy checks,
  * then a Relay over a pooled upstream connection. The path and query go upstream byte for byte.
  */
 export class Forwarder {
-  private agent: UpstreamAgent;
+  private pool: UpstreamPool;
 
   constructor(private readonly context: WorkerContext) {
-    this.agent = this.createAgent();
+    this.pool = this.createPool();
   }
 
   /** After a policy reload: pooled connections were admitted by the old policy, so start afresh. */
   renewPool(): void {
-    const old = this.agent;
-    this.agent = this.createAgent();
-    old.retired = true;
-    if (old.active === 0) old.destroy();
+    this.pool.retire();
+    this.pool = this.createPool();
   }
 
   close(): Promise<void> {
-    this.agent.destroy();
+    this.pool.destroy();
     return Promise.resolve();
   }
 
@@ -80,10 +41,10 @@ export class Forwarder {
     const socket = req.socket;
     const exchange = new Exchange(context.logger, 'forward', socket.remoteAddress ?? '', req.method ?? '');
     context.forwardsInFlight++;
-    res.once('close', () => {
+    const done = (): void => {
       context.forwardsInFlight--;
       release(socket);
-    });
+    };
     let target: ReturnType<typeof parseAbsoluteUrl>;
     try {
       const refusal = drainingError(context) ?? originFormError(req) ?? checkFraming(req);
@@ -91,27 +52,37 @@ export class Forwarder {
       target = parseAbsoluteUrl(req.url!);
       exchange.host = target.destination.host;
       exchange.port = target.destination.port;
-      const denial = context.policy.checkDestination(target.destination, clientAddress(socket.remoteAddress));
+      const denial = context.policy.checkDestination(target.destination, clientOf(socket));
       if (denial) throw ProxyError.fromDenial(denial);
     } catch (error) {
+      res.once('close', done);
       const failure = asProxyError(error);
       answerResponse(res, failure, context.draining || failure.status === 400);
       exchange.finish({ decision: failure.decision, status: failure.status, error: failure });
       return;
     }
-    const agent = this.agent;
-    agent.active++;
-    res.once('close', () => agent.done());
     const relay = new Relay(context, req, res, exchange);
+    res.once('close', () => {
+      relay.clientClosed();
+      done();
+    });
     setActive(socket, relay);
-    relay.start(agent, target);
+    relay.start(this.pool, target);
   }
 
-  private createAgent(): UpstreamAgent {
-    return new UpstreamAgent((destination, client) =>
+  private createPool(): UpstreamPool {
+    return new UpstreamPool((destination, client) =>
       openUpstream(destination, client, this.context.upstream),
     );
   }
+}
+
+const CLIENT = Symbol('egress-proxy.clientAddress');
+
+/** The client's address as bytes, read once per connection: a keep-alive client sends many requests. */
+function clientOf(socket: Socket & { [CLIENT]?: IpBytes | null }): IpBytes | null {
+  if (socket[CLIENT] === undefined) socket[CLIENT] = clientAddress(socket.remoteAddress);
+  return socket[CLIENT];
 }
 
 function originFormError(req: IncomingMessage): ProxyError | null {

@@ -1,6 +1,5 @@
 import {
   request,
-  type Agent,
   type ClientRequest,
   type IncomingMessage,
   type InformationEvent,
@@ -8,20 +7,13 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AbsoluteTarget } from '../policy/destination.js';
-import type { Destination } from '../policy/policy.js';
 import { answerResponse } from './answer.js';
 import type { WorkerContext } from './context.js';
 import { ProxyError } from './errors.js';
 import { CLIENT_CLOSED_REQUEST, type Exchange } from './exchange.js';
 import { earlyHints, endToEndTrailers, requestHeaders, responseHeaders } from './headers.js';
 import type { Interruptible } from './in-order.js';
-
-/** Where a new upstream connection goes and for whom, for the agent's connector (see Forwarder). */
-export const DESTINATION = Symbol('egress-proxy.destination');
-
-export type UpstreamRequestOptions = RequestOptions & {
-  readonly [DESTINATION]: { readonly destination: Destination; readonly client: string };
-};
+import { POOL_REQUEST, type PoolRequest, type UpstreamPool } from './pool.js';
 
 /**
  * One forwarded exchange: the client's request streamed upstream, the origin's response streamed
@@ -44,14 +36,14 @@ export class Relay implements Interruptible {
     private readonly exchange: Exchange,
   ) {}
 
-  start(agent: Agent, target: AbsoluteTarget): void {
+  start(pool: UpstreamPool, target: AbsoluteTarget): void {
     const { req, res, context } = this;
     const { idleMs } = context.config.timeouts;
     const expectsContinue = req.headers.expect !== undefined;
     let upstream: ClientRequest;
     try {
-      const options: UpstreamRequestOptions = {
-        agent,
+      const options: RequestOptions & { [POOL_REQUEST]: PoolRequest } = {
+        agent: pool.asAgent(),
         host: target.destination.host,
         port: target.destination.port,
         method: req.method,
@@ -59,7 +51,12 @@ export class Relay implements Interruptible {
         setHost: false,
         headers: requestHeaders(req, target.authority, context.config.proxy.forwardedFor),
         timeout: idleMs,
-        [DESTINATION]: { destination: target.destination, client: req.socket.remoteAddress ?? '' },
+        [POOL_REQUEST]: {
+          key: target.authority,
+          destination: target.destination,
+          client: req.socket.remoteAddress ?? '',
+          idleMs,
+        },
       };
       upstream = request(options);
     } catch (error) {
@@ -70,7 +67,6 @@ export class Relay implements Interruptible {
       return;
     }
     this.upstream = upstream;
-    res.once('close', () => this.clientClosed());
     res.on('timeout', () => this.clientIdle());
     upstream.on('response', (response) => this.relayResponse(response));
     upstream.on('timeout', () =>
@@ -106,9 +102,11 @@ export class Relay implements Interruptible {
     }
     req.on('data', (chunk: Buffer) => {
       this.bytesUp += chunk.length;
-      if (!upstream.write(chunk)) req.pause();
+      if (!upstream.write(chunk)) {
+        req.pause();
+        upstream.once('drain', () => req.resume());
+      }
     });
-    upstream.on('drain', () => req.resume());
     req.once('end', () => {
       this.bodySent = true;
       upstream.end();
@@ -146,9 +144,11 @@ export class Relay implements Interruptible {
     }
     response.on('data', (chunk: Buffer) => {
       this.bytesDown += chunk.length;
-      if (!res.write(chunk)) response.pause();
+      if (!res.write(chunk)) {
+        response.pause();
+        res.once('drain', () => response.resume());
+      }
     });
-    res.on('drain', () => response.resume());
     response.once('error', () =>
       this.fail(new ProxyError('upstream_closed', 'the destination closed the connection mid-response')),
     );
@@ -204,8 +204,8 @@ export class Relay implements Interruptible {
     this.res.destroy();
   }
 
-  /** The client connection closed before the exchange was complete: its choice, not an error. */
-  private clientClosed(): void {
+  /** The client connection closed; before the exchange was complete, that is its choice, not an error. */
+  clientClosed(): void {
     if (this.settled) return;
     this.settled = true;
     this.upstream?.destroy();

@@ -60,6 +60,21 @@ describe('parseAbsoluteUrl', () => {
     expect(() => parseAbsoluteUrl(target)).toThrow(expect.objectContaining({ reason: 'bad_destination' }));
   });
 
+  it('reads each target afresh when its authority was read before (path, query, refusals)', () => {
+    expect(parseAbsoluteUrl('http://Seen.example:8080/a').path).toBe('/a');
+    expect(parseAbsoluteUrl('http://Seen.example:8080?b').path).toBe('/?b');
+    expect(parseAbsoluteUrl('http://Seen.example:8080').path).toBe('/');
+    expect(parseAbsoluteUrl('http://Seen.example:8080/c').authority).toBe('seen.example:8080');
+    expect(() => parseAbsoluteUrl('http://Seen.example:8080/#top')).toThrow(
+      expect.objectContaining({ reason: 'bad_destination' }),
+    );
+    for (let i = 0; i < 2; i++) {
+      expect(() => parseAbsoluteUrl('http://seen.example:99999/')).toThrow(
+        expect.objectContaining({ reason: 'bad_destination' }),
+      );
+    }
+  });
+
   it('refuses https:// and other schemes: HTTPS goes through CONNECT', () => {
     expect(() => parseAbsoluteUrl('https://example.com/')).toThrow(
       expect.objectContaining({ reason: 'unsupported_scheme' }),
