@@ -24,6 +24,10 @@ type Spliced = Socket & { [SPLICE]?: Splice };
  * sending still gets the whole answer. An error or `idleMs` without traffic on either socket
  * tears both down.
  *
+ * One idle timer, the client's: Node re-arms it on every read from the client and every write to
+ * it that completes, so it sees bytes moving in either direction; a timer on the upstream socket
+ * too would only say the same thing again, for another timer and listener per tunnel.
+ *
  * Hand-written rather than `pipe()`: an idle tunnel is mostly listeners, and pipe's dozen
  * closures and `once` wrappers per direction were a third of a tunnel's heap. The listeners are
  * module functions that find their tunnel through the socket, so an idle tunnel costs one
@@ -38,10 +42,10 @@ export function splice(
   onClosed: (bytesUp: number, bytesDown: number) => void,
 ): Relay {
   const relay = new Splice(client, upstream, idleMs, onClosed);
+  client.setTimeout(idleMs);
+  client.on('timeout', onTimeout);
   for (const socket of [client, upstream] as Spliced[]) {
     socket[SPLICE] = relay;
-    socket.setTimeout(idleMs);
-    socket.on('timeout', onTimeout);
     socket.on('error', onError);
     socket.on('drain', onDrain);
     socket.on('end', onEnd);
@@ -97,10 +101,7 @@ class Splice implements Relay {
   closeWhenIdle(drainIdleMs: number): void {
     if (this.closeIdle) return;
     this.closeIdle = true;
-    if (drainIdleMs < this.idleMs) {
-      this.client.setTimeout(drainIdleMs);
-      this.upstream.setTimeout(drainIdleMs);
-    }
+    if (drainIdleMs < this.idleMs) this.client.setTimeout(drainIdleMs);
   }
 
   close(): void {
@@ -143,8 +144,8 @@ function onError(this: Spliced): void {
 }
 
 /**
- * Node re-arms a socket's timeout on every read and write, so it measures idleness for free.
- * After the process was stalled (a GC pause, CPU starvation) the expired timer runs before the
+ * The client's timeout measures the tunnel's idleness for free (see splice). After the process
+ * was stalled (a GC pause, CPU starvation) the expired timer runs before the
  * bytes that arrived meanwhile are read: decide once they have been (setImmediate runs after the
  * poll phase), and only if none came.
  */
