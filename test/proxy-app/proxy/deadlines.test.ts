@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dial, metricValue, readResponse, tunnel } from '../client.js';
 import { loopbackInternet, startProxy, type Fleet } from '../harness.js';
 import { startHttpOrigin, startTcpOrigin, type HttpOrigin } from '../origins.js';
+import { ending } from '../tunnel-clients.js';
 
 let origin: HttpOrigin;
 let fleet: Fleet;
@@ -90,6 +91,52 @@ describe('an idle connection is closed after timeouts.idleMs in every state', ()
       expect(line.decision).toBe('allowed');
     } finally {
       await Promise.all([impatient.stop(), quiet.close()]);
+    }
+  });
+});
+
+describe('a tunnel moving bytes in one direction only is not idle', () => {
+  // The tunnel's one idle timer is the client socket's: Node re-arms it when the client sends and
+  // when a write to the client completes, so either direction alone keeps the tunnel open.
+  it('a download the client never answers, and an upload the destination never answers', async () => {
+    const IDLE_MS = 1_000;
+    const TICK_MS = 150;
+    const received: string[] = [];
+    let talking = true;
+    const talker = await startTcpOrigin((socket) => {
+      socket.on('error', () => undefined);
+      const ticker = setInterval(() => talking && socket.writable && socket.write('d'), TICK_MS);
+      socket.on('close', () => clearInterval(ticker));
+    });
+    const listener = await startTcpOrigin((socket) => {
+      socket.on('error', () => undefined);
+      socket.on('data', (chunk: Buffer) => received.push(chunk.toString()));
+    });
+    const impatient = await startProxy({
+      ...loopbackInternet(talker.port, listener.port),
+      timeouts: { idleMs: IDLE_MS },
+    });
+    try {
+      const download = await tunnel(impatient.config.proxy.port, `localhost:${talker.port}`);
+      const upload = await tunnel(impatient.config.proxy.port, `localhost:${listener.port}`);
+      let downloaded = 0;
+      download.on('data', (chunk: Buffer) => (downloaded += chunk.length));
+      download.resume();
+      upload.resume();
+      const ticker = setInterval(() => upload.write('u'), TICK_MS);
+      const closed: string[] = [];
+      void ending(download).then(() => closed.push('download'));
+      void ending(upload).then(() => closed.push('upload'));
+      await new Promise((resolve) => setTimeout(resolve, 3 * IDLE_MS));
+      clearInterval(ticker);
+      expect(closed).toEqual([]);
+      expect(downloaded).toBeGreaterThan((2 * IDLE_MS) / TICK_MS);
+      expect(received.join('').length).toBeGreaterThan((2 * IDLE_MS) / TICK_MS);
+      // Both fall silent: now the idle deadline closes them.
+      talking = false;
+      await expect.poll(() => closed.length, { timeout: 5 * IDLE_MS }).toBe(2);
+    } finally {
+      await Promise.all([impatient.stop(), talker.close(), listener.close()]);
     }
   });
 });

@@ -1,12 +1,5 @@
 import { once } from 'node:events';
-import {
-  connect,
-  createServer,
-  type AddressInfo,
-  type NetConnectOpts,
-  type Server,
-  type Socket,
-} from 'node:net';
+import { connect, createServer, type AddressInfo, type NetConnectOpts, Socket, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UpstreamReader } from '../../../proxy-app/src/proxy/upstream-reader.js';
 
@@ -54,20 +47,24 @@ async function stalledPair(
 }
 
 /**
- * Plays the kernel's part: each "read" fills the buffer the reader offers next, as Node does,
- * and hands it over; stops when the reader asks to pause. Returns every byte sent, in order.
+ * Plays the kernel's part: each "read" fills the buffer the reader offers next and hands it over
+ * as Node does (the callback with the upstream socket as `this`, then the next buffer asked for);
+ * stops when the reader asks to pause. Returns every byte sent, in order.
  */
-function feed(reader: UpstreamReader, client: Socket): Buffer {
+function feed(reader: UpstreamReader, upstream: Socket, client: Socket): Buffer {
+  const { buffer: nextBuffer, callback } = reader.onread;
+  let buffer = (nextBuffer as () => Buffer)();
   const sent: Buffer[] = [];
   let total = 0;
   for (let turn = 0; total < LIMIT; turn++) {
-    const buffer = (reader.onread.buffer as () => Buffer)();
     const wanted = SIZES[turn % SIZES.length]!;
     const length = wanted === -1 ? buffer.length : Math.min(wanted, buffer.length);
     for (let i = 0; i < length; i++) buffer[i] = (total + i) % 253;
     sent.push(Buffer.from(buffer.subarray(0, length)));
     total += length;
-    if (!reader.onread.callback(length, buffer)) break;
+    const flowing = callback.call(upstream, length, buffer);
+    buffer = (nextBuffer as () => Buffer)();
+    if (!flowing) break;
   }
   expect(client.writableLength).toBeGreaterThan(0);
   return Buffer.concat(sent);
@@ -81,8 +78,10 @@ describe('UpstreamReader', () => {
   it('never reuses memory a pending write still points into', async () => {
     const { client, drain } = await stalledPair(4 * 1024 * 1024);
     const reader = new UpstreamReader();
-    reader.relayTo(client);
-    const sent = feed(reader, client);
+    // Stands in for the upstream socket: the reader finds itself through it, nothing is read from it.
+    const upstream = new Socket();
+    reader.relayTo(upstream, client);
+    const sent = feed(reader, upstream, client);
     client.end();
     const received = await drain();
     expect(received.length).toBe(sent.length);
