@@ -101,7 +101,7 @@ export function createProxyServer(context: WorkerContext): { server: Server; for
 function admitConnections(server: Server, context: WorkerContext, serve: (socket: Socket) => void): void {
   const releaseSlot = (): void => context.slots.release();
   const admit = (socket: Socket): void => {
-    socket.once('close', releaseSlot);
+    socket.on('close', releaseSlot);
     serve(socket);
   };
   const tooMany = new ProxyError(
@@ -110,7 +110,8 @@ function admitConnections(server: Server, context: WorkerContext, serve: (socket
   );
   server.on('connection', (socket: Socket) => {
     counts.openConnections++;
-    socket.once('close', countClosed);
+    // 'close' comes once: `on` spares the `once` wrapper each connection would keep while open.
+    socket.on('close', countClosed);
     if (context.slots.take()) {
       admit(socket);
       return;
