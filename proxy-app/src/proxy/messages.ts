@@ -10,6 +10,8 @@ export type ToWorker =
 
 /** What a worker tells the primary. */
 export type ToPrimary =
+  /** Its listener for the config is in place (a worker may load asynchronously, e.g. with `--import`). */
+  | { readonly type: 'ready' }
   | { readonly type: 'listening' }
   | { readonly type: 'slots-wanted'; readonly count: number; readonly urgent: boolean }
   | { readonly type: 'slots-returned'; readonly count: number; readonly reclaimed: boolean };

@@ -38,20 +38,23 @@ export function runPrimary(initial: EgressProxyConfig, configFile: string, logge
     worker.send(message);
     return true;
   });
-  const fork = (): void => {
-    const worker = cluster.fork();
-    worker.once('online', () => {
-      send(worker, { type: 'config', config });
-      // A worker forked during a drain drains too, and stops if the primary is stopping: a drain
-      // broadcast before it came online reached it ahead of its config, which it ignores.
-      if (draining) send(worker, { type: 'drain', stop: stopping });
-    });
+  const fork = (): void => void cluster.fork();
+  /**
+   * A worker gets its config once it says it listens for it: Node's 'online' comes before the
+   * worker's code has run, and a worker whose code loads asynchronously (an `--import` preload)
+   * would miss a config sent then and never start. A worker forked during a drain drains too, and
+   * stops if the primary is stopping: a drain broadcast before it was ready never reached it.
+   */
+  const configure = (worker: Worker): void => {
+    send(worker, { type: 'config', config });
+    if (draining) send(worker, { type: 'drain', stop: stopping });
   };
 
   let listening = 0;
   cluster.on('message', (worker, message: unknown) => {
     if (!isMessage<ToPrimary>(message)) return;
-    if (message.type === 'slots-wanted') slots.wanted(worker.id, message.count, message.urgent);
+    if (message.type === 'ready') configure(worker);
+    else if (message.type === 'slots-wanted') slots.wanted(worker.id, message.count, message.urgent);
     else if (message.type === 'slots-returned') slots.returned(worker.id, message.count, message.reclaimed);
     else if (message.type === 'listening' && !started && ++listening === size) {
       started = true;

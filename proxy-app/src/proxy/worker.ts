@@ -17,6 +17,7 @@ export function runWorker(): void {
     process.off('message', onFirst);
     serve(message.config, send);
   });
+  send({ type: 'ready' });
 }
 
 function serve(config: EgressProxyConfig, send: (message: ToPrimary) => void): void {

@@ -215,6 +215,23 @@ describe('metrics', () => {
   });
 });
 
+describe('start', () => {
+  it('serves when the workers load asynchronously (an --import preload)', async () => {
+    const origin = await echoOrigin();
+    const fleet = await proxyFor(origin, { proxy: { workers: 2 } });
+    await fleet.stop();
+    // Such a worker's code runs after Node reports it online; a config sent then would be lost.
+    const preload = join(mkdtempSync(join(tmpdir(), 'egress-proxy-preload-')), 'preload.mjs');
+    writeFileSync(preload, '// an empty module: loading it is what makes the worker late\n');
+    const preloaded = run('proxy', fleet.configFile, { NODE_OPTIONS: `--import=${preload}` });
+    cleanups.push(() => preloaded.stop());
+    await preloaded.waitForLog((line) => line.msg === 'proxy listening');
+    const socket = await tunnel(fleet.config.proxy.port, `localhost:${origin.port}`);
+    expect(await roundTrip(socket, 'preloaded')).toBe('preloaded');
+    socket.destroy();
+  });
+});
+
 describe('worker failure', () => {
   it('replaces a worker that dies, and the proxy keeps serving meanwhile', async () => {
     const origin = await echoOrigin();
