@@ -1,8 +1,8 @@
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POOL_IDLE_MS } from '../../../proxy-app/src/proxy/pool.js';
 import { dial, readResponse } from '../client.js';
 import { loopbackInternet, startProxy, type Fleet } from '../harness.js';
+import { startTcpOrigin } from '../origins.js';
 
 /**
  * A raw origin that numbers its connections and answers each request with the number of the
@@ -18,15 +18,12 @@ interface NumberingOrigin {
 
 async function numberingOrigin(): Promise<NumberingOrigin> {
   const closed = new Map<number, number>();
-  const sockets = new Set<Socket>();
   let connections = 0;
-  const server: Server = createServer((socket) => {
+  const origin = await startTcpOrigin((socket) => {
     const id = ++connections;
-    sockets.add(socket);
-    socket.once('close', () => {
-      sockets.delete(socket);
-      closed.set(id, performance.now());
-    });
+    socket.once('close', () => closed.set(id, performance.now()));
+    // The origin is half-open capable; when the proxy ends its side, so does the origin.
+    socket.once('end', () => socket.end());
     let pending = '';
     socket.on('data', (chunk: Buffer) => {
       pending += chunk.toString('latin1');
@@ -42,16 +39,7 @@ async function numberingOrigin(): Promise<NumberingOrigin> {
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    closed,
-    close: () =>
-      new Promise((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  return { port: origin.port, closed, close: () => origin.close() };
 }
 
 let origin: NumberingOrigin;
